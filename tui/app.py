@@ -1,0 +1,103 @@
+"""WizardApp: the flow from detection to written configuration, built from injected services."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from tui.core.rundeck import RundeckError, RundeckInstall
+from tui.services import Services
+from tui.state import WizardState
+
+
+class WizardApp(App[int]):
+    """The pa-aws-setup wizard. Every side effect goes through ``services``."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "pa-aws-setup"
+    SUB_TITLE = "AWS authentication for Rundeck"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f2", "toggle_dark", "Theme", show=False),
+    ]
+
+    def __init__(self, services: Services, *, state: WizardState | None = None) -> None:
+        super().__init__()
+        self.services = services
+        self.state = state or WizardState()
+        self.radioactive: set[str] = set()
+        self._install: RundeckInstall | None = None
+        self._install_error: str | None = None
+        if services.demo_root is not None:
+            self.sub_title = "DEMO sandbox: nothing real is touched"
+
+    def on_mount(self) -> None:
+        from tui.screens.detect import DetectScreen
+
+        self.push_screen(DetectScreen())
+
+    def rundeck_install(self) -> tuple[RundeckInstall | None, str | None]:
+        """The Rundeck install (found once), or why there is none."""
+        if self._install is None and self._install_error is None:
+            try:
+                self._install = self.services.install()
+            except RundeckError as error:
+                self._install_error = str(error)
+        return self._install, self._install_error
+
+    def advance(self, current: Screen[object]) -> None:
+        """Open the step after ``current``; the stack keeps earlier steps for Esc."""
+        from tui.screens import next_screen
+
+        following = next_screen(current, self.state)
+        if following is not None:
+            self.push_screen(following)
+
+    def action_toggle_dark(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    async def action_quit(self) -> None:
+        if not self.state.has_answers:
+            self.exit(0)
+            return
+        from tui.screens.confirm import ConfirmScreen
+
+        def decided(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.exit(1)
+
+        self.push_screen(
+            ConfirmScreen("Quit? The answers so far will be lost; nothing was written yet."),
+            decided,
+        )
+
+    def _handle_exception(self, error: Exception) -> None:
+        self._crash_error = error
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        """Keep a crash report without local variables, with any secret typed so far redacted.
+
+        Textual's own report shows every frame's locals; a frame can hold the secret the user
+        typed, so this one never does. It is printed after the terminal is restored.
+        """
+        self.bell()
+        error = getattr(self, "_crash_error", None)
+        text = "".join(traceback.format_exception(error)) if error else "unknown error\n"
+        for secret in self.radioactive:
+            if secret:
+                text = text.replace(secret, "********")
+        self._crash_report: str | None = text
+        self._close_messages_no_wait()
+
+    def _print_error_renderables(self) -> None:
+        report = getattr(self, "_crash_report", None)
+        if report:
+            sys.stderr.write(report)
+            self._crash_report = None
+        super()._print_error_renderables()

@@ -1,0 +1,1 @@
+"""Headless subcommands: each parses nothing itself and calls the core."""

@@ -1,0 +1,49 @@
+"""Output helpers shared by the headless commands: JSON envelopes and plain, colourless text."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from tui import __version__
+
+JSON_SCHEMA_VERSION = 1
+
+
+def emit_json(command: str, payload: dict[str, Any], exit_code: int) -> None:
+    """One JSON object on stdout with a stable envelope: schema version, tool version, exit."""
+    document = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "version": __version__,
+        "command": command,
+        "exit_code": exit_code,
+        **payload,
+    }
+    json.dump(document, sys.stdout, indent=2, sort_keys=False, default=str)
+    sys.stdout.write("\n")
+
+
+def use_colour(stream: Any = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    stream = stream or sys.stdout
+    return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
+
+
+def colour_diff(diff: str) -> str:
+    if not use_colour():
+        return diff
+    lines = []
+    for line in diff.splitlines(keepends=True):
+        if line.startswith("+") and not line.startswith("+++"):
+            lines.append(f"\x1b[32m{line.rstrip()}\x1b[0m\n")
+        elif line.startswith("-") and not line.startswith("---"):
+            lines.append(f"\x1b[31m{line.rstrip()}\x1b[0m\n")
+        else:
+            lines.append(line)
+    return "".join(lines)
+
+
+def error(message: str) -> None:
+    print(f"pa-aws-setup: error: {message}", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""The non-UI core: detection, key store, Rundeck configuration. Never imports Textual."""

@@ -1,0 +1,101 @@
+"""Small AWS calls the setup needs: proving credentials work with STS GetCallerIdentity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tui.core.secret import Secret
+
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 5.0
+
+
+class AwsError(Exception):
+    """AWS refused or could not be reached; ``offline`` tells the two apart for the user."""
+
+    def __init__(self, message: str, *, offline: bool = False, code: str | None = None) -> None:
+        super().__init__(message)
+        self.offline = offline
+        self.code = code
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    account: str
+    arn: str
+    user_id: str
+
+    @property
+    def iam_user(self) -> str | None:
+        """The IAM user name when the ARN is a user's (``arn:aws:iam::123:user/path/name``)."""
+        _, _, resource = self.arn.partition(":user/")
+        return resource.rsplit("/", 1)[-1] if resource else None
+
+
+def client(
+    service: str,
+    *,
+    access_key_id: str | None = None,
+    secret: Secret | None = None,
+    region: str | None = None,
+) -> Any:
+    """A boto3 client with short timeouts and one attempt; boto3 is imported only here."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"max_attempts": 1, "mode": "standard"},
+    )
+    session = boto3.session.Session(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret.reveal() if secret is not None else None,
+        region_name=region or "us-east-1",
+    )
+    return session.client(service, config=config)
+
+
+def translate_error(error: Exception, action: str) -> AwsError:
+    """An AwsError whose message says what failed, never what credentials were used."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code = str(details.get("Code", "Unknown"))
+        message = str(details.get("Message", ""))
+        return AwsError(f"AWS refused {action}: {code}: {message}".rstrip(": "), code=code)
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
+        return AwsError(
+            f"Could not reach AWS for {action} (offline or blocked by a proxy/firewall).",
+            offline=True,
+        )
+    if isinstance(error, NoCredentialsError):
+        return AwsError(f"No AWS credentials were found for {action}.", code="NoCredentials")
+    return AwsError(f"{action} failed: {type(error).__name__}.")
+
+
+def caller_identity(
+    *,
+    access_key_id: str | None = None,
+    secret: Secret | None = None,
+    region: str | None = None,
+) -> CallerIdentity:
+    """STS GetCallerIdentity: the cheapest proof that credentials work (needs no permission)."""
+    try:
+        sts = client("sts", access_key_id=access_key_id, secret=secret, region=region)
+        answer = sts.get_caller_identity()
+    except Exception as error:  # noqa: BLE001 - every botocore failure becomes one clear AwsError
+        raise translate_error(error, "GetCallerIdentity") from None
+    return CallerIdentity(
+        account=str(answer.get("Account", "")),
+        arn=str(answer.get("Arn", "")),
+        user_id=str(answer.get("UserId", "")),
+    )

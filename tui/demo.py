@@ -1,0 +1,131 @@
+"""The --demo sandbox: a scratch Rundeck, an emulated EC2 instance, a keyring in memory.
+
+Nothing outside the sandbox folder is touched, and nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import keyring.backend
+
+FRAMEWORK_PROPERTIES = """\
+# framework.properties (DEMO sandbox)
+# Rundeck's server-wide settings. pa-aws-setup only touches the aws.* keys.
+framework.server.name=rundeck-demo
+framework.server.hostname=rundeck.example.internal
+framework.server.port=4440
+framework.server.url=http://rundeck.example.internal:4440
+
+# Projects live on disk in this sandbox:
+framework.projects.dir=${rdeck.base}/projects
+"""
+
+OPS_PROJECT_PROPERTIES = """\
+#Project ops configuration, generated
+#Wed Nov 25 09:12:44 UTC 2026
+project.name=ops
+project.description=Operations runbooks
+# Nodes come from the EC2 node source plugin.
+resources.source.1.type=aws-ec2
+resources.source.1.config.filter=tag\\:Team\\=ops
+project.ssh-keypath=/var/lib/rundeck/.ssh/id_rsa
+# An old setting of another method, left by hand:
+project.aws.credentialProvider=instance
+"""
+
+WEB_PROJECT_PROPERTIES = """\
+project.name=web
+project.description=Web fleet deployments
+"""
+
+
+class SandboxKeyring(keyring.backend.KeyringBackend):
+    """A keyring that lives in this process's memory only, for the demo."""
+
+    priority = 0  # type: ignore[assignment]  # never chosen by keyring itself
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self._items.pop((service, username), None) is None:
+            import keyring.errors
+
+            raise keyring.errors.PasswordDeleteError("not found")
+
+
+def make_rundeck_layout(root: Path) -> Path:
+    """A launcher-layout Rundeck base with a framework.properties and two projects."""
+    base = root / "rundeck"
+    (base / "etc").mkdir(parents=True)
+    (base / "etc" / "framework.properties").write_text(FRAMEWORK_PROPERTIES, encoding="latin-1")
+    for name, text in (("ops", OPS_PROJECT_PROPERTIES), ("web", WEB_PROJECT_PROPERTIES)):
+        folder = base / "projects" / name / "etc"
+        folder.mkdir(parents=True)
+        (folder / "project.properties").write_text(text, encoding="latin-1")
+    return base
+
+
+class DemoSandbox:
+    """Owns the sandbox folder, the moto server (started on first use) and the keyring."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="pa-aws-setup-demo-"))
+        self.rdeck_base = make_rundeck_layout(self.root)
+        self.keyring = SandboxKeyring()
+        self._server: Any = None
+        self.url: str | None = None
+
+    def start_aws(self) -> str:
+        """Start moto's server on loopback (once) and point this process's AWS calls at it."""
+        if self.url is not None:
+            return self.url
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError:
+            raise RuntimeError(
+                "The demo needs moto's server: pip install 'pa-aws-setup[demo]'"
+            ) from None
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        os.environ.update(self.aws_environment())
+        return self.url
+
+    def aws_environment(self) -> dict[str, str]:
+        assert self.url is not None
+        return {
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.url + "/",
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def detection_environment(self) -> dict[str, str]:
+        """This process's environment without any real AWS setting, plus the sandbox's."""
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("AWS_", "ECS_CONTAINER_METADATA"))
+        }
+        env.update(self.aws_environment())
+        return env
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

@@ -1,0 +1,43 @@
+"""Services for ``--demo``: the same wizard, bound to the sandbox."""
+
+from __future__ import annotations
+
+from tui.demo import DemoSandbox
+from tui.services import ProgressCallback, Services, now
+
+
+def demo_services(sandbox: DemoSandbox | None = None) -> tuple[Services, DemoSandbox]:
+    sandbox = sandbox or DemoSandbox()
+
+    def detect(progress: ProgressCallback):  # type: ignore[no-untyped-def]
+        from tui.core.detect import detect_environment
+
+        sandbox.start_aws()
+        return detect_environment(sandbox.detection_environment(), on_progress=progress)
+
+    def install():  # type: ignore[no-untyped-def]
+        from tui.core.rundeck import find_install
+
+        return find_install(sandbox.rdeck_base, env={})
+
+    def keystore():  # type: ignore[no-untyped-def]
+        from tui.core.keystore import KeyStore
+
+        return KeyStore(sandbox.keyring)
+
+    def verify(access_key_id, secret, region):  # type: ignore[no-untyped-def]
+        from tui.core.aws import caller_identity
+
+        sandbox.start_aws()
+        return caller_identity(access_key_id=access_key_id, secret=secret, region=region)
+
+    services = Services(
+        detect=detect,
+        install=install,
+        keystore=keystore,
+        verify=verify,
+        clock=now,
+        rdeck_base=str(sandbox.rdeck_base),
+        demo_root=sandbox.root,
+    )
+    return services, sandbox

@@ -1,0 +1,105 @@
+"""Step 6: apply the reviewed plan, each step with its live status; failures roll back."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Button, Static
+
+from tui.messages import ApplyFinished, ApplyProgress
+from tui.screens.base import WizardStep
+
+STATUS_STYLE = {
+    "done": ("✓", "green"),
+    "skipped": ("–", "dim"),
+    "failed": ("✗", "bold red"),
+    "rolled back": ("↺", "yellow"),
+}
+
+
+class ApplyScreen(WizardStep):
+    """Runs apply_setup in a worker; Esc is disabled while it writes."""
+
+    STEP = 6
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "finish", "Continue", show=True)]
+
+    def body(self) -> ComposeResult:
+        yield Static("Applying…", id="apply-title", classes="title")
+        yield Static("", id="steps")
+        yield Static("", id="outcome")
+        with Horizontal(classes="buttons"):
+            yield Button("Continue", id="finish", variant="primary", disabled=True)
+
+    def on_mount(self) -> None:
+        self.lines = Text()
+        self.running = True
+        self.run_apply()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="apply")
+    def run_apply(self) -> None:
+        from tui.core.setup import apply_setup
+
+        plan = self.state.plan
+        if plan is None:
+            return
+        keystore = self.services.keystore() if plan.keyring is not None else None
+        result = apply_setup(
+            plan,
+            keystore=keystore,
+            secret=self.state.secret,
+            clock=self.services.clock,
+            allow_insecure=self.services.allow_insecure_keyring,
+            on_step=lambda step: self.post_message(ApplyProgress(step)),
+        )
+        self.post_message(ApplyFinished(result))
+
+    @on(ApplyProgress)
+    def show_step(self, message: ApplyProgress) -> None:
+        step = message.step
+        mark, style = STATUS_STYLE.get(step.status, ("•", ""))
+        self.lines.append(f" {mark} {step.name:<11}", style=style)
+        self.lines.append(f"{step.detail}\n")
+        self.query_one("#steps", Static).update(self.lines)
+
+    @on(ApplyFinished)
+    def finished(self, message: ApplyFinished) -> None:
+        self.running = False
+        result = message.result
+        self.state.result = result
+        title = self.query_one("#apply-title", Static)
+        outcome = self.query_one("#outcome", Static)
+        button = self.query_one("#finish", Button)
+        if result.ok:
+            title.update(Text("Applied", style="bold green"))
+            button.label = "Continue"
+        else:
+            title.update(Text("Nothing was changed", style="bold red"))
+            outcome.update(
+                Text(
+                    f"{result.error}\nEverything written so far was rolled back (above). "
+                    "Fix the problem, then press Esc to go back and try again.",
+                    style="red",
+                )
+            )
+            button.label = "Back"
+        button.disabled = False
+        button.focus()
+
+    def action_back(self) -> None:
+        if not self.running and (self.state.result is None or not self.state.result.ok):
+            self.state.result = None
+            super().action_back()
+
+    @on(Button.Pressed, "#finish")
+    def action_finish(self) -> None:
+        if self.running or self.state.result is None:
+            return
+        if self.state.result.ok:
+            self.advance()
+        else:
+            self.action_back()

@@ -1,0 +1,55 @@
+"""What every wizard step shares: the step indicator, the footer and Esc to go back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from tui.widgets.step_indicator import StepIndicator
+
+if TYPE_CHECKING:
+    from tui.app import WizardApp
+    from tui.services import Services
+    from tui.state import WizardState
+
+
+class WizardStep(Screen[object]):
+    """A numbered step of the wizard; subclasses compose ``body`` and call ``advance``."""
+
+    STEP: ClassVar[int] = 0
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+
+    @property
+    def wizard(self) -> WizardApp:
+        return cast("WizardApp", self.app)
+
+    @property
+    def state(self) -> WizardState:
+        return self.wizard.state
+
+    @property
+    def services(self) -> Services:
+        return self.wizard.services
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield StepIndicator(self.STEP)
+        with VerticalScroll(classes="body"):
+            yield from self.body()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def advance(self) -> None:
+        self.wizard.advance(self)
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.workers.cancel_all()
+            self.app.pop_screen()

@@ -1,0 +1,239 @@
+"""Step 4: region, and for an access key the key id, the secret and its key-storage path."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.worker import get_current_worker
+
+from tui.core.model import Method, Scope
+from tui.core.secret import Secret
+from tui.messages import RegionsLoaded, VerifyFinished
+from tui.screens.base import WizardStep
+from tui.widgets.validators import (
+    AccessKeyIdValidator,
+    KeyPathValidator,
+    RegionValidator,
+    SecretValidator,
+)
+
+
+class DetailsScreen(WizardStep):
+    """Collects the details; Verify with AWS runs STS in a worker and never blocks the UI."""
+
+    STEP = 4
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+n", "next", "Next", show=True),
+        Binding("ctrl+r", "reveal", "Reveal secret", show=True),
+        Binding("ctrl+v", "verify", "Verify with AWS", show=True),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.regions: tuple[str, ...] = ()
+
+    @property
+    def access_key(self) -> bool:
+        return self.state.method is Method.ACCESS_KEY
+
+    def default_region(self) -> str:
+        detection = self.state.detection
+        if self.state.region:
+            return self.state.region
+        if detection is not None:
+            return detection.ec2.region or _region_of_az(detection.ecs.availability_zone) or ""
+        return ""
+
+    def default_key_path(self) -> str:
+        from tui.core.keystore import default_key_path
+
+        project = self.state.project if self.state.scope is Scope.PROJECT else None
+        return self.state.key_path or default_key_path(project)
+
+    def body(self) -> ComposeResult:
+        method = self.state.method or Method.ACCESS_KEY
+        yield Static(f"Details for {method.title}", classes="title")
+        yield Label("Default region (type to filter)")
+        yield Input(
+            value=self.default_region(),
+            placeholder="e.g. us-east-1 (optional)",
+            validators=[RegionValidator()],
+            id="region",
+        )
+        yield OptionList(id="region-list")
+        if self.access_key:
+            yield Label("Access key id")
+            yield Input(
+                value=self.state.access_key_id or "",
+                placeholder="AKIA… (20 characters)",
+                validators=[AccessKeyIdValidator()],
+                id="access-key-id",
+            )
+            yield Label("Secret access key")
+            with Horizontal(classes="secret-row"):
+                yield Input(
+                    password=True,
+                    placeholder="40 characters; pasting works",
+                    validators=[SecretValidator()],
+                    id="secret",
+                )
+                yield Button("Reveal", id="reveal")
+            yield Label("Key-storage path (stored in the keyring as a Rundeck password)")
+            yield Input(
+                value=self.default_key_path(),
+                validators=[KeyPathValidator(self._project)],
+                id="key-path",
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Verify with AWS", id="verify")
+            yield Static("", id="verify-result")
+        yield Static("", id="errors")
+        with Horizontal(classes="buttons"):
+            yield Button("Next", id="next", variant="primary")
+
+    def _project(self) -> str | None:
+        return self.state.project if self.state.scope is Scope.PROJECT else None
+
+    def on_mount(self) -> None:
+        self.query_one("#region-list").display = False
+        if self.access_key:
+            self.query_one("#verify-result").display = False
+        self.load_regions()
+        self.query_one("#region", Input).focus()
+
+    @work(thread=True, exclusive=True, group="regions")
+    def load_regions(self) -> None:
+        from tui.core.validate import known_regions
+
+        regions = known_regions()
+        if not get_current_worker().is_cancelled:
+            self.post_message(RegionsLoaded(regions))
+
+    @on(RegionsLoaded)
+    def regions_loaded(self, message: RegionsLoaded) -> None:
+        self.regions = message.regions
+
+    @on(Input.Changed, "#region")
+    def filter_regions(self, event: Input.Changed) -> None:
+        typed = event.value.strip().lower()
+        options = self.query_one("#region-list", OptionList)
+        matches = [region for region in self.regions if typed and typed in region]
+        exact = typed in self.regions
+        options.clear_options()
+        options.add_options(matches[:50])
+        options.display = bool(matches) and not exact and event.input.has_focus
+
+    @on(OptionList.OptionSelected, "#region-list")
+    def region_picked(self, event: OptionList.OptionSelected) -> None:
+        region_input = self.query_one("#region", Input)
+        region_input.value = str(event.option.prompt)
+        event.option_list.display = False
+        region_input.focus()
+
+    @on(Input.Changed, "#secret")
+    def secret_typed(self, event: Input.Changed) -> None:
+        self.wizard.radioactive.add(event.value)
+        self.wizard.radioactive.add(event.value.strip())
+
+    @on(Button.Pressed, "#reveal")
+    def action_reveal(self) -> None:
+        if not self.access_key:
+            return
+        secret = self.query_one("#secret", Input)
+        secret.password = not secret.password
+        self.query_one("#reveal", Button).label = "Hide" if not secret.password else "Reveal"
+
+    def collect(self) -> list[str]:
+        """Copy valid fields into the state; return the problems of the others."""
+        problems: list[str] = []
+        region = self.query_one("#region", Input)
+        outcome = region.validate(region.value)
+        if outcome is not None and not outcome.is_valid:
+            problems.extend(outcome.failure_descriptions)
+        else:
+            self.state.region = region.value.strip().lower() or None
+        if not self.access_key:
+            return problems
+        for selector in ("#access-key-id", "#secret", "#key-path"):
+            field = self.query_one(selector, Input)
+            outcome = field.validate(field.value)
+            if outcome is not None and not outcome.is_valid:
+                problems.extend(outcome.failure_descriptions)
+        if not problems:
+            self.state.access_key_id = self.query_one("#access-key-id", Input).value.strip()
+            self.state.secret = Secret(self.query_one("#secret", Input).value.strip())
+            self.state.key_path = self.query_one("#key-path", Input).value.strip()
+        return problems
+
+    def show_problems(self, problems: list[str]) -> None:
+        errors = self.query_one("#errors", Static)
+        errors.update(Text("\n".join(f"✗ {p}" for p in problems), style="bold red"))
+
+    @on(Button.Pressed, "#verify")
+    def action_verify(self) -> None:
+        if not self.access_key:
+            return
+        problems = self.collect()
+        self.show_problems(problems)
+        if problems or self.state.secret is None or self.state.access_key_id is None:
+            return
+        result = self.query_one("#verify-result", Static)
+        result.display = True
+        result.update(Text("Asking AWS STS who this key belongs to…", style="yellow"))
+        self.verify(self.state.access_key_id, self.state.secret, self.state.region)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
+    def verify(self, access_key_id: str, secret: Secret, region: str | None) -> None:
+        from tui.core.aws import AwsError
+
+        try:
+            identity = self.services.verify(access_key_id, secret, region)
+        except AwsError as error:
+            if not get_current_worker().is_cancelled:
+                self.post_message(VerifyFinished(None, error))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(VerifyFinished(identity, None))
+
+    @on(VerifyFinished)
+    def verified(self, message: VerifyFinished) -> None:
+        result = self.query_one("#verify-result", Static)
+        if message.identity is not None:
+            self.state.identity = message.identity
+            result.update(
+                Text(
+                    f"✓ Works: account {message.identity.account}, {message.identity.arn}",
+                    style="green",
+                )
+            )
+        elif message.error is not None and message.error.offline:
+            result.update(
+                Text(
+                    f"AWS could not be reached ({message.error}). You can still continue: "
+                    "the key is checked again when Rundeck uses it.",
+                    style="yellow",
+                )
+            )
+        elif message.error is not None:
+            result.update(Text(f"✗ {message.error}", style="bold red"))
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#next")
+    def action_next(self) -> None:
+        problems = self.collect()
+        self.show_problems(problems)
+        if not problems:
+            self.advance()
+
+
+def _region_of_az(zone: str | None) -> str | None:
+    """``us-east-1a`` → ``us-east-1`` (ECS reports an availability zone, not a region)."""
+    if not zone:
+        return None
+    return zone.rstrip("abcdefghijklmnopqrstuvwxyz") or None

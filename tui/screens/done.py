@@ -1,0 +1,98 @@
+"""The end: what changed, where the backups are, what to do next, the headless equivalent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, Label, Static
+
+from tui.core.answers import command_line, dump_answers
+from tui.core.model import Method
+from tui.screens.base import WizardStep
+
+
+class DoneScreen(WizardStep):
+    """Summary of the applied setup; can save the answers file for ``apply --answers``."""
+
+    STEP = 0
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "quit_done", "Quit"),
+        Binding("q", "quit_done", "Quit", show=True),
+    ]
+
+    def body(self) -> ComposeResult:
+        state = self.state
+        plan, result = state.plan, state.result
+        answers = state.answers()
+        summary = Text()
+        summary.append("Done. ", style="bold green")
+        summary.append(f"Rundeck is set up for {answers.method.title}.\n\n")
+        if plan is not None:
+            summary.append("Changed  ", style="bold")
+            summary.append(f"{plan.target}\n")
+            summary.append("Record   ", style="bold")
+            summary.append(f"{plan.record_path}\n")
+            if plan.keyring is not None:
+                summary.append("Keyring  ", style="bold")
+                summary.append(f"{plan.keyring.path} (password, {plan.keyring.backend.name})\n")
+        if result is not None and result.backup is not None:
+            summary.append("Backup   ", style="bold")
+            summary.append(f"{result.backup}\n")
+        summary.append("\nNext: ", style="bold")
+        if answers.method is Method.ACCESS_KEY:
+            summary.append(
+                "run a job with an AWS step (or the AWS plugin's Validate Credentials step) "
+                "to confirm Rundeck can use the key.\n"
+            )
+        else:
+            summary.append(
+                "make sure the role is attached, then run a job with an AWS step to confirm.\n"
+            )
+        yield Static(summary, id="summary")
+        yield Label("The same setup, headless (the secret comes from stdin):")
+        yield Static(
+            Text(command_line(answers, rdeck_base=self.services.rdeck_base), style="cyan"),
+            id="command",
+        )
+        with Horizontal(id="answers-row"):
+            yield Input(placeholder="save answers to… e.g. answers.toml", id="answers-file")
+            yield Button("Save", id="save-answers")
+        if self.services.demo_root is not None:
+            yield Static(
+                Text(f"DEMO sandbox: look at the result in {self.services.demo_root}",
+                     style="bold magenta"),
+                id="demo-note",
+            )
+        with Horizontal(classes="buttons"):
+            yield Button("Quit", id="quit", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#quit", Button).focus()
+
+    @on(Button.Pressed, "#save-answers")
+    @on(Input.Submitted, "#answers-file")
+    def save_answers(self) -> None:
+        name = self.query_one("#answers-file", Input).value.strip()
+        if not name:
+            self.notify("Type a file name first.", severity="warning")
+            return
+        path = Path(name).expanduser()
+        try:
+            path.write_text(
+                dump_answers(self.state.answers(), rdeck_base=self.services.rdeck_base),
+                encoding="utf-8",
+            )
+        except OSError as error:
+            self.notify(f"Cannot write {path}: {error.strerror}", severity="error")
+            return
+        self.notify(f"Saved {path}: use it with pa-aws-setup apply --answers {path}")
+
+    @on(Button.Pressed, "#quit")
+    def action_quit_done(self) -> None:
+        self.app.exit(0)

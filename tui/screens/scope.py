@@ -1,0 +1,187 @@
+"""Step 3: system-wide (framework.properties) or one project, with the exact file shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, Static
+
+from tui.core.model import Scope
+from tui.core.rundeck import RundeckError, RundeckInstall, validate_project_name
+from tui.screens.base import WizardStep
+
+
+class ScopeScreen(WizardStep):
+    """Pick the scope; projects come from the install, a new name can be typed."""
+
+    STEP = 3
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+n", "next", "Next", show=True)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.install: RundeckInstall | None = None
+        self.install_error: str | None = None
+
+    def body(self) -> ComposeResult:
+        self.install, self.install_error = self.wizard.rundeck_install()
+        yield from self.scope_widgets()
+
+    def scope_widgets(self) -> ComposeResult:
+        yield Static("Where should the settings go?", classes="title")
+        with RadioSet(id="scope"):
+            yield RadioButton(
+                "System: every project (framework.properties)",
+                value=self.state.scope is Scope.SYSTEM,
+                id="scope-system",
+            )
+            yield RadioButton(
+                "One project (project.properties)",
+                value=self.state.scope is Scope.PROJECT,
+                id="scope-project",
+            )
+        projects = self.install.list_projects() if self.install else []
+        yield Label("Projects found:" if projects else "No projects found on disk.",
+                    id="projects-label")
+        yield OptionList(*projects, id="projects")
+        yield Input(
+            value=self.state.project or "",
+            placeholder="or type a project name",
+            id="project-name",
+        )
+        yield Static("", id="target")
+        with Horizontal(id="paste-row"):
+            yield Input(placeholder="file for the lines to paste", id="paste-file")
+            yield Button("Save lines", id="save-paste")
+        with Horizontal(classes="buttons"):
+            yield Button("Next", id="next", variant="primary")
+
+    def on_mount(self) -> None:
+        projects = self.query_one("#projects", OptionList)
+        if self.state.project and self.install:
+            names = self.install.list_projects()
+            if self.state.project in names:
+                projects.highlighted = names.index(self.state.project)
+        self.query_one("#paste-row").display = False
+        self.refresh_scope()
+        self.query_one("#scope", RadioSet).focus()
+
+    @on(RadioSet.Changed, "#scope")
+    def scope_changed(self, event: RadioSet.Changed) -> None:
+        self.state.scope = Scope.SYSTEM if event.index == 0 else Scope.PROJECT
+        self.refresh_scope()
+
+    @on(OptionList.OptionHighlighted, "#projects")
+    def project_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        name = str(event.option.prompt)
+        self.query_one("#project-name", Input).value = name
+
+    @on(OptionList.OptionSelected, "#projects")
+    def project_selected(self, event: OptionList.OptionSelected) -> None:
+        self.query_one("#project-name", Input).value = str(event.option.prompt)
+        self.action_next()
+
+    @on(Input.Changed, "#project-name")
+    def project_typed(self, event: Input.Changed) -> None:
+        self.state.project = event.value.strip() or None
+        self.refresh_scope()
+
+    @on(Input.Submitted, "#project-name")
+    def project_submitted(self) -> None:
+        self.action_next()
+
+    def project_problem(self) -> str | None:
+        if self.state.scope is Scope.SYSTEM:
+            return None
+        if not self.state.project:
+            return "Pick a project or type its name."
+        try:
+            validate_project_name(self.state.project)
+        except RundeckError as error:
+            return str(error)
+        return None
+
+    def in_database(self) -> bool:
+        return bool(
+            self.state.scope is Scope.PROJECT
+            and self.install
+            and self.state.project
+            and self.project_problem() is None
+            and self.install.project_in_database(self.state.project)
+        )
+
+    def refresh_scope(self) -> None:
+        project_mode = self.state.scope is Scope.PROJECT
+        for selector in ("#projects-label", "#projects", "#project-name"):
+            self.query_one(selector).display = project_mode
+        target = self.query_one("#target", Static)
+        text = Text()
+        if self.install is None:
+            text.append(self.install_error or "No Rundeck install found.", style="bold red")
+        elif (problem := self.project_problem()) is not None:
+            text.append(problem, style="yellow")
+        elif self.in_database():
+            text.append(
+                f"Project {self.state.project} has no project.properties on disk: Rundeck keeps "
+                "its configuration in its database. The wizard will give you the lines to paste "
+                "into Project Settings → Edit Configuration File.",
+                style="yellow",
+            )
+        else:
+            path = self.install.target(self.state.scope, self.state.project)
+            text.append("File that will change: ", style="bold")
+            text.append(str(path))
+        target.update(text)
+        self.query_one("#paste-row").display = self.in_database()
+
+    @on(Button.Pressed, "#save-paste")
+    def save_paste(self) -> None:
+        from tui.core.setup import paste_lines
+
+        if self.state.method is None:
+            return
+        path_text = self.query_one("#paste-file", Input).value.strip()
+        if not path_text:
+            self.notify("Type a file name first.", severity="warning")
+            return
+        from dataclasses import replace
+
+        from tui.core.keystore import default_key_path
+
+        answers = self.state.answers()
+        if answers.method.value == "access-key" and not answers.key_path:
+            answers = replace(
+                answers,
+                access_key_id=answers.access_key_id or "<access key id>",
+                key_path=default_key_path(answers.project),
+            )
+        try:
+            Path(path_text).expanduser().write_text(paste_lines(answers), encoding="latin-1")
+        except OSError as error:
+            self.notify(f"Cannot write {path_text}: {error.strerror}", severity="error")
+            return
+        self.state.paste_file = path_text
+        self.notify(f"Saved the lines to {path_text}.")
+
+    @on(Button.Pressed, "#next")
+    def action_next(self) -> None:
+        if self.install is None:
+            self.notify(self.install_error or "No Rundeck install found.", severity="error")
+            return
+        problem = self.project_problem()
+        if problem is not None:
+            self.notify(problem, severity="warning")
+            return
+        if self.in_database():
+            self.notify(
+                "This project lives in Rundeck's database: save the lines to paste, "
+                "then continue in Rundeck's GUI.",
+                severity="warning",
+            )
+            return
+        self.advance()

@@ -1,0 +1,70 @@
+"""The outside world the wizard talks to, injected so tests and --demo can pass their own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui.core.aws import CallerIdentity
+    from tui.core.detect import Detection, ProbeUpdate
+    from tui.core.keystore import KeyStore
+    from tui.core.rundeck import RundeckInstall
+    from tui.core.secret import Secret
+
+ProgressCallback = Callable[["ProbeUpdate"], None]
+
+
+@dataclass
+class Services:
+    """Everything with side effects; each is called from a worker thread, never the UI thread."""
+
+    detect: Callable[[ProgressCallback], Detection]
+    install: Callable[[], RundeckInstall]
+    keystore: Callable[[], KeyStore]
+    verify: Callable[[str, Secret, str | None], CallerIdentity]
+    clock: Callable[[], datetime]
+    rdeck_base: str | None = None
+    allow_insecure_keyring: bool = False
+    demo_root: Path | None = None
+
+
+def now() -> datetime:
+    return datetime.now().astimezone().replace(microsecond=0)
+
+
+def real_services(*, rdeck_base: str | None, allow_insecure_keyring: bool) -> Services:
+    """Services bound to this machine: its metadata endpoints, keyring and Rundeck files."""
+
+    def detect(progress: ProgressCallback) -> Detection:
+        from tui.core.detect import detect_environment
+
+        return detect_environment(on_progress=progress)
+
+    def install() -> RundeckInstall:
+        from tui.core.rundeck import find_install
+
+        return find_install(rdeck_base)
+
+    def keystore() -> KeyStore:
+        from tui.core.keystore import KeyStore
+
+        return KeyStore()
+
+    def verify(access_key_id: str, secret: Secret, region: str | None) -> CallerIdentity:
+        from tui.core.aws import caller_identity
+
+        return caller_identity(access_key_id=access_key_id, secret=secret, region=region)
+
+    return Services(
+        detect=detect,
+        install=install,
+        keystore=keystore,
+        verify=verify,
+        clock=now,
+        rdeck_base=rdeck_base,
+        allow_insecure_keyring=allow_insecure_keyring,
+    )

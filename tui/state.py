@@ -1,0 +1,52 @@
+"""The wizard's answers so far: one object handed from step to step (no Textual here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tui.core.model import Answers, Method, Scope
+
+if TYPE_CHECKING:
+    from tui.core.aws import CallerIdentity
+    from tui.core.detect import Detection
+    from tui.core.secret import Secret
+    from tui.core.setup import ApplyResult, SetupPlan
+
+STEPS = ("Detect", "Method", "Scope", "Details", "Review", "Apply")
+
+
+@dataclass
+class WizardState:
+    """Answers and results of every step; going back keeps them."""
+
+    detection: Detection | None = None
+    method: Method | None = None
+    scope: Scope = Scope.SYSTEM
+    project: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret: Secret | None = field(default=None, repr=False)
+    key_path: str | None = None
+    identity: CallerIdentity | None = None
+    plan: SetupPlan | None = None
+    result: ApplyResult | None = None
+    paste_file: str | None = None
+
+    @property
+    def has_answers(self) -> bool:
+        """True once the user chose something that quitting would lose."""
+        return self.method is not None and self.result is None
+
+    def answers(self) -> Answers:
+        if self.method is None:
+            raise ValueError("no method chosen yet")
+        access = self.method is Method.ACCESS_KEY
+        return Answers(
+            method=self.method,
+            scope=self.scope,
+            project=self.project if self.scope is Scope.PROJECT else None,
+            region=self.region or None,
+            access_key_id=self.access_key_id if access else None,
+            key_path=self.key_path if access else None,
+        )

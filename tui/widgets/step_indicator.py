@@ -1,0 +1,37 @@
+"""The "Step 3 of 6 · Scope" line at the top of every step."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.state import STEPS
+
+
+class StepIndicator(Static):
+    """Shows where the user is in the flow; done steps dim, the current one bold."""
+
+    DEFAULT_CSS = """
+    StepIndicator { height: 1; padding: 0 1; background: $boost; }
+    """
+
+    def __init__(self, step: int) -> None:
+        super().__init__(self.describe(step))
+        self.step = step
+
+    @staticmethod
+    def describe(step: int) -> Text:
+        text = Text()
+        if step < 1:
+            return Text(" ")
+        text.append(f"Step {step} of {len(STEPS)} ", style="bold")
+        for index, name in enumerate(STEPS, start=1):
+            if index == step:
+                style, marker = "bold reverse", name
+            elif index < step:
+                style, marker = "dim", "✓"
+            else:
+                style, marker = "dim", "·"
+            text.append(" ")
+            text.append(f" {marker} " if index == step else marker, style=style)
+        return text
