@@ -23,7 +23,7 @@ def demo_services(sandbox: DemoSandbox | None = None) -> tuple[Services, DemoSan
     def keystore():  # type: ignore[no-untyped-def]
         from tui.core.keystore import KeyStore
 
-        return KeyStore(sandbox.keyring)
+        return KeyStore(sandbox.keyring, assume_security="secure")  # memory only, never on disk
 
     def verify(access_key_id, secret, region):  # type: ignore[no-untyped-def]
         from tui.core.aws import caller_identity

@@ -70,8 +70,8 @@ def unified_diff(path: Path, before: str, after: str) -> str:
     lines = difflib.unified_diff(
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),
-        fromfile=f"{path} (current)" if before else "/dev/null",
-        tofile=f"{path} (new)",
+        fromfile=f"{path.name} (current)" if before else "/dev/null",
+        tofile=f"{path.name} (new)",
     )
     return "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
 

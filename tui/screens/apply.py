@@ -8,7 +8,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
 from tui.messages import ApplyFinished, ApplyProgress
@@ -32,8 +31,9 @@ class ApplyScreen(WizardStep):
         yield Static("Applying…", id="apply-title", classes="title")
         yield Static("", id="steps")
         yield Static("", id="outcome")
-        with Horizontal(classes="buttons"):
-            yield Button("Continue", id="finish", variant="primary", disabled=True)
+
+    def actions(self) -> ComposeResult:
+        yield Button("Continue", id="finish", variant="primary", disabled=True)
 
     def on_mount(self) -> None:
         self.lines = Text()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
@@ -41,9 +41,15 @@ class WizardStep(Screen[object]):
         yield StepIndicator(self.STEP)
         with VerticalScroll(classes="body"):
             yield from self.body()
+        with Horizontal(classes="actions"):
+            yield from self.actions()
         yield Footer()
 
     def body(self) -> ComposeResult:
+        yield from ()
+
+    def actions(self) -> ComposeResult:
+        """Buttons kept visible below the scrolling body, whatever its length."""
         yield from ()
 
     def advance(self) -> None:

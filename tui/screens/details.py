@@ -94,8 +94,9 @@ class DetailsScreen(WizardStep):
                 yield Button("Verify with AWS", id="verify")
             yield Static("", id="verify-result")
         yield Static("", id="errors")
-        with Horizontal(classes="buttons"):
-            yield Button("Next", id="next", variant="primary")
+
+    def actions(self) -> ComposeResult:
+        yield Button("Next", id="next", variant="primary")
 
     def _project(self) -> str | None:
         return self.state.project if self.state.scope is Scope.PROJECT else None

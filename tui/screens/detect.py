@@ -8,7 +8,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.widgets import Button, Static
 from textual.worker import get_current_worker
 
@@ -60,9 +59,10 @@ class DetectScreen(WizardStep):
             yield ProbeRow(name, label)
         yield ContextCard(id="context")
         yield Static("", id="recommendation")
-        with Horizontal(classes="buttons"):
-            yield Button("Next", id="next", variant="primary", disabled=True)
-            yield Button("Detect again", id="rerun")
+
+    def actions(self) -> ComposeResult:
+        yield Button("Next", id="next", variant="primary", disabled=True)
+        yield Button("Detect again", id="rerun")
 
     def on_mount(self) -> None:
         self.query_one("#context", ContextCard).display = False

@@ -69,8 +69,9 @@ class DoneScreen(WizardStep):
                      style="bold magenta"),
                 id="demo-note",
             )
-        with Horizontal(classes="buttons"):
-            yield Button("Quit", id="quit", variant="primary")
+
+    def actions(self) -> ComposeResult:
+        yield Button("Quit", id="quit", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#quit", Button).focus()

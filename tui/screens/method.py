@@ -8,7 +8,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -44,9 +43,9 @@ def method_prompt(method: Method, *, recommended: bool, detected: bool | None) -
     text = Text()
     text.append(method.title, style="bold")
     if recommended:
-        text.append("  (recommended)", style="green")
+        text.append(" · recommended", style="bold green")
     if detected is False:
-        text.append("  not detected here", style="yellow")
+        text.append(" · not detected here", style="yellow")
     text.append("\n  " + WHEN_TO_USE[method], style="dim")
     return text
 
@@ -82,8 +81,9 @@ class MethodScreen(WizardStep):
             id="methods",
         )
         yield Static("", id="todo")
-        with Horizontal(classes="buttons"):
-            yield Button("Next", id="next", variant="primary")
+
+    def actions(self) -> ComposeResult:
+        yield Button("Next", id="next", variant="primary")
 
     def on_mount(self) -> None:
         chosen = self.state.method or Method.ACCESS_KEY

@@ -8,7 +8,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.widgets import Button, Static
 from textual.worker import get_current_worker
 
@@ -30,9 +29,10 @@ class ReviewScreen(WizardStep):
         yield DiffView(id="diff")
         yield Static("", id="keyring")
         yield Static("", id="record", classes="record")
-        with Horizontal(classes="buttons"):
-            yield Button("Apply", id="apply", variant="success", disabled=True)
-            yield Button("Back", id="back")
+
+    def actions(self) -> ComposeResult:
+        yield Button("Apply", id="apply", variant="success", disabled=True)
+        yield Button("Back", id="back")
 
     def on_mount(self) -> None:
         self.state.plan = None

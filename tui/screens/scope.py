@@ -58,8 +58,9 @@ class ScopeScreen(WizardStep):
         with Horizontal(id="paste-row"):
             yield Input(placeholder="file for the lines to paste", id="paste-file")
             yield Button("Save lines", id="save-paste")
-        with Horizontal(classes="buttons"):
-            yield Button("Next", id="next", variant="primary")
+
+    def actions(self) -> ComposeResult:
+        yield Button("Next", id="next", variant="primary")
 
     def on_mount(self) -> None:
         projects = self.query_one("#projects", OptionList)

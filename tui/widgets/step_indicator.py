@@ -27,11 +27,9 @@ class StepIndicator(Static):
         text.append(f"Step {step} of {len(STEPS)} ", style="bold")
         for index, name in enumerate(STEPS, start=1):
             if index == step:
-                style, marker = "bold reverse", name
+                text.append(f" {name} ", style="bold reverse")
             elif index < step:
-                style, marker = "dim", "✓"
+                text.append(f" ✓{name} ", style="dim")
             else:
-                style, marker = "dim", "·"
-            text.append(" ")
-            text.append(f" {marker} " if index == step else marker, style=style)
+                text.append(f" {name} ", style="dim")
         return text

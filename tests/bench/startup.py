@@ -1,0 +1,108 @@
+"""Time to the wizard's first frame, against the floor: a one-line Textual app.
+
+Each sample is a fresh headless process (imports included, as a user pays them) that exits
+right after its first refresh. Prints medians, the ratio to the floor, peak RSS, and whether
+boto3 was imported before the first frame.
+
+    python tests/bench/startup.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FLOOR = """
+import json, sys
+from textual.app import App
+from textual.widgets import Static
+
+class Floor(App):
+    def compose(self):
+        yield Static("pa-aws-setup")
+    def on_mount(self):
+        self.call_after_refresh(self.exit)
+
+Floor().run(headless=True, size=(80, 24))
+print(json.dumps({"boto3": "boto3" in sys.modules}))
+"""
+
+WIZARD = """
+import json, sys
+from pathlib import Path
+from tui.app import WizardApp
+from tui.demo import make_rundeck_layout
+from tui.services import Services, now
+
+base = make_rundeck_layout(Path(sys.argv[1]))
+seen = {}
+
+def detect(progress):
+    seen.setdefault("boto3_at_detect", "boto3" in sys.modules)
+    raise SystemExit  # the worker ends; the bench only needs the first frame
+
+class FirstFrame(WizardApp):
+    def on_mount(self):
+        super().on_mount()
+        def first_frame():
+            seen["boto3"] = "boto3" in sys.modules
+            self.exit()
+        self.call_after_refresh(first_frame)
+
+services = Services(detect=detect, install=lambda: None, keystore=lambda: None,
+                    verify=lambda *a: None, clock=now)
+FirstFrame(services).run(headless=True, size=(80, 24))
+print(json.dumps({"boto3": seen.get("boto3")}))
+"""
+
+
+def sample(code: str) -> tuple[float, dict[str, object]]:
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", code, scratch],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TEXTUAL": "", "NO_COLOR": "1"},
+            check=True,
+        )
+        elapsed = time.perf_counter() - started
+    return elapsed, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    floor_times: list[float] = []
+    wizard_times: list[float] = []
+    boto3_seen = False
+    sample(FLOOR)  # warm the file cache once for both
+    sample(WIZARD)
+    for _ in range(runs):  # interleaved, so drift on the machine hits both alike
+        floor_times.append(sample(FLOOR)[0])
+        elapsed, facts = sample(WIZARD)
+        wizard_times.append(elapsed)
+        boto3_seen = boto3_seen or bool(facts.get("boto3"))
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    floor, wizard = statistics.median(floor_times), statistics.median(wizard_times)
+    print(f"| case | median first frame (s) | ratio |\n|---|---|---|")
+    print(f"| one-line Textual app (floor) | {floor:.3f} | 1.00 |")
+    print(f"| pa-aws-setup wizard | {wizard:.3f} | {wizard / floor:.2f} |")
+    print(f"\nruns: {runs} each; peak RSS of any sample: {peak_kib / 1024:.1f} MiB")
+    print(f"boto3 imported before the first frame: {'yes' if boto3_seen else 'no'}")
+
+
+if __name__ == "__main__":
+    main()
