@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -65,7 +65,7 @@ def fake_imds(
     return server
 
 
-def all_text(detection: Detection, updates: list[ProbeUpdate] = []) -> str:  # noqa: B006
+def all_text(detection: Detection, updates: Sequence[ProbeUpdate] = ()) -> str:
     """Every text form of a detection, to search for a secret."""
     return "\n".join(
         [

@@ -1,0 +1,517 @@
+"""What is configured where, and what needs attention: the Status screen and ``status`` command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from tui.core import aws
+from tui.core.aws import AwsError, CallerIdentity
+from tui.core.detect import Detection
+from tui.core.keystore import KeyringLockedError, KeyStore, KeyStoreError
+from tui.core.model import Method, Scope
+from tui.core.properties import PropertiesDocument, PropertiesError
+from tui.core.record import RecordError, SetupRecord, fingerprint, read_record, record_path
+from tui.core.rundeck import AwsSettings, RundeckError, RundeckInstall, read_aws_settings
+from tui.core.secret import Secret
+from tui.core.writer import WriteError, read_existing
+
+Clock = Callable[[], datetime]
+# Called as ``factory(service, access_key_id=..., secret=..., region=...)``, like aws.client.
+ClientFactory = Callable[..., Any]
+Severity = Literal["error", "warning", "info"]
+
+# STS answers these when the key id is unknown or the secret does not match it.
+REJECTED_KEY_CODES = frozenset(
+    {"InvalidClientTokenId", "SignatureDoesNotMatch", "AuthFailure", "UnrecognizedClientException"}
+)
+
+
+def mask_access_key_id(access_key_id: str | None) -> str | None:
+    """``AKIA…WXYZ``: enough to recognise a key, not enough to quote it."""
+    if not access_key_id:
+        return None
+    if len(access_key_id) <= 8:
+        return "…"
+    return f"{access_key_id[:4]}…{access_key_id[-4:]}"
+
+
+def identity_with(
+    factory: ClientFactory,
+    access_key_id: str,
+    secret: Secret,
+    region: str | None,
+) -> CallerIdentity:
+    """STS GetCallerIdentity with exactly these credentials; AwsError on any failure."""
+    try:
+        sts = factory("sts", access_key_id=access_key_id, secret=secret, region=region)
+        answer = sts.get_caller_identity()
+    except Exception as error:  # noqa: BLE001 - every botocore failure becomes one AwsError
+        raise aws.translate_error(error, "GetCallerIdentity") from None
+    return CallerIdentity(
+        account=str(answer.get("Account", "")),
+        arn=str(answer.get("Arn", "")),
+        user_id=str(answer.get("UserId", "")),
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something an admin should look at; ``code`` is stable for scripts."""
+
+    code: str
+    message: str
+    severity: Severity = "warning"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity, "message": self.message}
+
+
+@dataclass
+class IamKeyStatus:
+    """What IAM says about the stored key, asked with that key's own credentials."""
+
+    iam_user: str | None = None
+    user_arn: str | None = None
+    account: str | None = None
+    key_status: str | None = None
+    created_at: datetime | None = None
+    age_days: int | None = None
+    last_used_at: datetime | None = None
+    last_used_service: str | None = None
+    last_used_region: str | None = None
+    error: str | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "iam_user": self.iam_user,
+            "user_arn": self.user_arn,
+            "account": self.account,
+            "key_status": self.key_status,
+            "created_at": _iso(self.created_at),
+            "age_days": self.age_days,
+            "last_used_at": _iso(self.last_used_at),
+            "last_used_service": self.last_used_service,
+            "last_used_region": self.last_used_region,
+            "error": self.error,
+        }
+
+
+@dataclass
+class EntryStatus:
+    """The AWS setup of one properties file: the system scope or one project."""
+
+    scope: Scope
+    project: str | None
+    properties_file: Path
+    configured: bool = False
+    methods: list[Method] = field(default_factory=list)
+    region: str | None = None
+    access_key_id_masked: str | None = None
+    key_path: str | None = None
+    keyring_backend: str | None = None
+    keyring_security: str | None = None
+    secret_present: bool | None = None
+    role_detected: bool | None = None
+    record_file: Path | None = None
+    record_present: bool = False
+    drift: bool = False
+    previous_access_key_id_masked: str | None = None
+    previous_key_inactive: bool = False
+    rotated_at: datetime | None = None
+    rotation_phase: str | None = None
+    iam: IamKeyStatus | None = None
+    problems: list[Problem] = field(default_factory=list)
+    # Kept out of every text form: the full id, for rotation and for comparing entries.
+    access_key_id: str | None = field(default=None, repr=False)
+
+    @property
+    def method(self) -> Method | None:
+        return self.methods[0] if len(self.methods) == 1 else None
+
+    @property
+    def label(self) -> str:
+        return "system" if self.scope is Scope.SYSTEM else f"project {self.project}"
+
+    def flag(self, code: str, message: str, severity: Severity = "warning") -> None:
+        self.problems.append(Problem(code, message, severity))
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "scope": str(self.scope),
+            "project": self.project,
+            "properties_file": str(self.properties_file),
+            "configured": self.configured,
+            "method": str(self.method) if self.method else None,
+            "methods": [str(method) for method in self.methods],
+            "region": self.region,
+            "access_key_id": self.access_key_id_masked,
+            "key_path": self.key_path,
+            "keyring_backend": self.keyring_backend,
+            "keyring_security": self.keyring_security,
+            "secret_present": self.secret_present,
+            "role_detected": self.role_detected,
+            "record_file": str(self.record_file) if self.record_file else None,
+            "record_present": self.record_present,
+            "drift": self.drift,
+            "previous_access_key_id": self.previous_access_key_id_masked,
+            "previous_key_inactive": self.previous_key_inactive,
+            "rotated_at": _iso(self.rotated_at),
+            "rotation_in_progress": self.rotation_phase,
+            "iam": self.iam.to_json_dict() if self.iam else None,
+            "problems": [problem.to_json_dict() for problem in self.problems],
+        }
+
+
+@dataclass
+class InstallStatus:
+    """Every AWS setup of one Rundeck install, as found at ``checked_at``."""
+
+    install: RundeckInstall
+    checked_at: datetime
+    max_age_days: int
+    entries: list[EntryStatus] = field(default_factory=list)
+
+    @property
+    def has_setup(self) -> bool:
+        """True when something is configured or recorded: the wizard then opens on Status."""
+        return any(entry.configured or entry.record_present for entry in self.entries)
+
+    @property
+    def problems(self) -> list[tuple[EntryStatus, Problem]]:
+        return [(entry, problem) for entry in self.entries for problem in entry.problems]
+
+    def entry(self, scope: Scope, project: str | None = None) -> EntryStatus | None:
+        for entry in self.entries:
+            if entry.scope is scope and (scope is Scope.SYSTEM or entry.project == project):
+                return entry
+        return None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "install": {
+                "layout": self.install.layout,
+                "base": str(self.install.base),
+                "framework_properties": str(self.install.framework_properties),
+                "projects_dir": str(self.install.projects_dir),
+            },
+            "checked_at": _iso(self.checked_at),
+            "max_age_days": self.max_age_days,
+            "has_setup": self.has_setup,
+            "problem_count": len(self.problems),
+            "entries": [entry.to_json_dict() for entry in self.entries],
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+class _LazyKeyStore:
+    """Opens the keystore once, on first need; a failure to open is remembered, not raised."""
+
+    def __init__(self, factory: Callable[[], KeyStore]) -> None:
+        self._factory = factory
+        self._store: KeyStore | None = None
+        self._problem: str | None = None
+        self._opened = False
+
+    def get(self) -> tuple[KeyStore | None, str | None]:
+        if not self._opened:
+            self._opened = True
+            try:
+                self._store = self._factory()
+            except Exception as error:  # noqa: BLE001 - a broken keyring is a status, not a crash
+                self._problem = str(error) if isinstance(error, KeyStoreError) else (
+                    f"the keyring could not be opened ({type(error).__name__})"
+                )
+        return self._store, self._problem
+
+
+def collect_status(
+    install: RundeckInstall,
+    *,
+    keystore_factory: Callable[[], KeyStore],
+    clock: Clock,
+    max_age_days: int = 90,
+    ask_aws: bool = True,
+    client_factory: ClientFactory | None = None,
+    detection: Detection | None = None,
+) -> InstallStatus:
+    """Look at framework.properties and every project's properties; never raises for one file.
+
+    ``client_factory`` makes the STS and IAM clients (default :func:`tui.core.aws.client`);
+    IAM is asked only with the stored key itself, and only when ``ask_aws``.
+    """
+    factory = client_factory or aws.client
+    status = InstallStatus(install=install, checked_at=clock(), max_age_days=max_age_days)
+    keystores = _LazyKeyStore(keystore_factory)
+    targets: list[tuple[Scope, str | None, Path]] = [
+        (Scope.SYSTEM, None, install.framework_properties)
+    ]
+    targets += [
+        (Scope.PROJECT, project, install.project_properties(project))
+        for project in install.list_projects()
+    ]
+    for scope, project, path in targets:
+        entry = EntryStatus(scope=scope, project=project, properties_file=path)
+        try:
+            _inspect_entry(entry, keystores, factory, clock, max_age_days, ask_aws, detection)
+        except Exception as error:  # noqa: BLE001 - one broken file must not hide the others
+            entry.flag("error", f"{path}: could not be inspected ({type(error).__name__}).", "error")
+        if scope is Scope.SYSTEM or entry.configured or entry.record_present or entry.problems:
+            status.entries.append(entry)
+    _flag_conflicts(status)
+    return status
+
+
+def _inspect_entry(
+    entry: EntryStatus,
+    keystores: _LazyKeyStore,
+    factory: ClientFactory,
+    clock: Clock,
+    max_age_days: int,
+    ask_aws: bool,
+    detection: Detection | None,
+) -> None:
+    path = entry.properties_file
+    try:
+        data = read_existing(path)
+    except WriteError as error:
+        entry.flag("error", str(error), "error")
+        return
+    settings = AwsSettings()
+    if data is None:
+        if entry.scope is Scope.SYSTEM:
+            entry.flag("error", f"{path} does not exist.", "error")
+    else:
+        try:
+            settings = read_aws_settings(PropertiesDocument.parse_bytes(data), entry.scope)
+        except PropertiesError as error:
+            entry.flag("error", f"{path}: {error}", "error")
+    record = _read_entry_record(entry)
+    entry.configured = settings.configured
+    entry.methods = settings.methods
+    entry.region = settings.region
+    entry.access_key_id = settings.access_key
+    entry.access_key_id_masked = mask_access_key_id(settings.access_key)
+    entry.key_path = settings.secret_key_path
+    if record is not None:
+        _apply_record(entry, record, data)
+    if len(entry.methods) > 1:
+        entry.flag(
+            "two-methods",
+            f"{path} configures {' and '.join(m.title for m in entry.methods)} at once; "
+            "Rundeck's choice between them is not obvious. Reconfigure to keep one.",
+        )
+    if settings.credential_provider and not any(
+        m in (Method.EC2, Method.ECS) for m in entry.methods
+    ):
+        entry.flag(
+            "unknown-provider",
+            f"credentialProvider={settings.credential_provider} is not one Rundeck knows "
+            "(instance or container).",
+        )
+    if Method.ACCESS_KEY in entry.methods:
+        _inspect_access_key(entry, settings, keystores, factory, clock, max_age_days, ask_aws)
+    for method in entry.methods:
+        if method is not Method.ACCESS_KEY:
+            _inspect_role(entry, method, detection)
+
+
+def _read_entry_record(entry: EntryStatus) -> SetupRecord | None:
+    entry.record_file = record_path(entry.properties_file)
+    try:
+        record = read_record(entry.record_file)
+    except RecordError as error:
+        entry.flag("record-unreadable", str(error))
+        return None
+    entry.record_present = record is not None
+    return record
+
+
+def _apply_record(entry: EntryStatus, record: SetupRecord, data: bytes | None) -> None:
+    entry.previous_access_key_id_masked = mask_access_key_id(record.previous_access_key_id)
+    entry.previous_key_inactive = record.previous_key_inactive
+    entry.rotated_at = record.rotated_at
+    entry.keyring_backend = record.keyring_backend
+    if record.properties_sha256 and (data is None or fingerprint(data) != record.properties_sha256):
+        entry.drift = True
+        entry.flag(
+            "drift",
+            f"{entry.properties_file} was changed by hand since pa-aws-setup wrote it "
+            f"({record_path(entry.properties_file).name} no longer matches); review it, "
+            "then Reconfigure to record the current state.",
+        )
+    if record.rotation is not None:
+        rotation = record.rotation
+        entry.rotation_phase = rotation.phase
+        entry.flag(
+            "rotation-interrupted",
+            f"A key rotation was interrupted (phase {rotation.phase}, old key "
+            f"{mask_access_key_id(rotation.old_access_key_id)}, new key "
+            f"{mask_access_key_id(rotation.new_access_key_id) or 'not created yet'}). "
+            "Finish or roll it back: pa-aws-setup rotate --resume finish|rollback.",
+            "error",
+        )
+
+
+def _inspect_access_key(
+    entry: EntryStatus,
+    settings: AwsSettings,
+    keystores: _LazyKeyStore,
+    factory: ClientFactory,
+    clock: Clock,
+    max_age_days: int,
+    ask_aws: bool,
+) -> None:
+    if not settings.access_key or not settings.secret_key_path:
+        entry.flag(
+            "incomplete",
+            "The access key method needs both access_key and secret_key_path; one is missing.",
+            "error",
+        )
+    store, problem = keystores.get()
+    if store is None:
+        entry.flag("keyring-unavailable", problem or "No keyring could be opened.", "error")
+        return
+    info = store.info()
+    entry.keyring_backend = info.name
+    entry.keyring_security = info.security
+    if not settings.secret_key_path:
+        return
+    try:
+        secret = store.get(settings.secret_key_path)
+    except KeyringLockedError as error:
+        entry.flag("keyring-locked", str(error), "error")
+        return
+    except KeyStoreError as error:
+        entry.flag("keyring-unavailable", str(error), "error")
+        return
+    entry.secret_present = secret is not None
+    if secret is None:
+        entry.flag(
+            "secret-missing",
+            f"No secret is stored at {settings.secret_key_path} in the keyring ({info.name}); "
+            "Rundeck cannot authenticate. Reconfigure to store it again.",
+            "error",
+        )
+        return
+    if ask_aws and settings.access_key:
+        entry.iam = _ask_iam(entry, settings.access_key, secret, settings.region, factory, clock)
+        age = entry.iam.age_days
+        if age is not None and age > max_age_days:
+            entry.flag(
+                "key-old",
+                f"The access key is {age} days old (more than {max_age_days}); rotate it.",
+            )
+
+
+def _ask_iam(
+    entry: EntryStatus,
+    access_key_id: str,
+    secret: Secret,
+    region: str | None,
+    factory: ClientFactory,
+    clock: Clock,
+) -> IamKeyStatus:
+    found = IamKeyStatus()
+    try:
+        identity = identity_with(factory, access_key_id, secret, region)
+    except AwsError as error:
+        found.error = str(error)
+        if error.code in REJECTED_KEY_CODES:
+            entry.flag(
+                "key-rejected",
+                f"AWS rejects the stored key {entry.access_key_id_masked}: {error.code}. "
+                "It was deleted or the stored secret is not its secret; rotate manually or "
+                "Reconfigure.",
+                "error",
+            )
+        return found
+    found.user_arn, found.account, found.iam_user = identity.arn, identity.account, identity.iam_user
+    if found.iam_user is None:
+        found.error = f"The key belongs to {identity.arn}, not an IAM user."
+        return found
+    try:
+        iam = factory("iam", access_key_id=access_key_id, secret=secret, region=region)
+        for key in iam.list_access_keys(UserName=found.iam_user).get("AccessKeyMetadata", []):
+            if key.get("AccessKeyId") == access_key_id:
+                found.key_status = key.get("Status")
+                found.created_at = key.get("CreateDate")
+        if found.created_at is not None:
+            found.age_days = max(0, (clock() - found.created_at).days)
+        used = iam.get_access_key_last_used(AccessKeyId=access_key_id).get("AccessKeyLastUsed", {})
+        found.last_used_at = used.get("LastUsedDate")
+        service = used.get("ServiceName")
+        found.last_used_service = service if service and service != "N/A" else None
+        region_used = used.get("Region")
+        found.last_used_region = region_used if region_used and region_used != "N/A" else None
+    except Exception as error:  # noqa: BLE001 - missing IAM permissions only limit the report
+        found.error = str(aws.translate_error(error, "reading the key's details from IAM"))
+    if found.key_status == "Inactive":
+        entry.flag(
+            "key-inactive",
+            f"IAM marks the configured key {entry.access_key_id_masked} as Inactive; "
+            "Rundeck cannot use it.",
+            "error",
+        )
+    return found
+
+
+def _inspect_role(entry: EntryStatus, method: Method, detection: Detection | None) -> None:
+    if detection is None:
+        return
+    if method is Method.EC2:
+        detected = detection.ec2.detected and bool(detection.ec2.role_name)
+        where = "no EC2 instance role was found (instance metadata)"
+    else:
+        detected = detection.ecs.detected and detection.ecs.has_task_credentials
+        where = "no ECS task role was found (container credentials)"
+    entry.role_detected = detected if entry.role_detected is None else entry.role_detected and detected
+    if not detected:
+        entry.flag(
+            "role-not-detected",
+            f"{entry.label} uses the {method.title}, but {where}; Rundeck will find no "
+            "credentials here.",
+            "error",
+        )
+
+
+def _flag_conflicts(status: InstallStatus) -> None:
+    system = status.entry(Scope.SYSTEM)
+    if system is None or not system.configured:
+        return
+    for entry in status.entries:
+        if entry.scope is not Scope.PROJECT or not entry.configured:
+            continue
+        if system.method and entry.method and system.method is not entry.method:
+            entry.flag(
+                "conflict",
+                f"framework.properties configures {system.method.title} for the whole server; "
+                f"project {entry.project} overrides it with {entry.method.title}.",
+            )
+        if system.region and entry.region and system.region != entry.region:
+            entry.flag(
+                "conflict",
+                f"framework.properties sets region {system.region}; project {entry.project} "
+                f"sets {entry.region}.",
+                "info",
+            )
+
+
+__all__ = [
+    "REJECTED_KEY_CODES",
+    "ClientFactory",
+    "EntryStatus",
+    "IamKeyStatus",
+    "InstallStatus",
+    "Problem",
+    "RundeckError",
+    "collect_status",
+    "identity_with",
+    "mask_access_key_id",
+]
