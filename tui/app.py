@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App
@@ -15,10 +16,13 @@ from tui.services import Services
 from tui.state import WizardState
 
 
+MIN_REDACTED = 8  # shorter strings are too common to redact without mangling the report
+
+
 class WizardApp(App[int]):
     """The pa-aws-setup wizard. Every side effect goes through ``services``."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live anywhere
     TITLE = "pa-aws-setup"
     SUB_TITLE = "AWS authentication for Rundeck"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -30,7 +34,9 @@ class WizardApp(App[int]):
         super().__init__()
         self.services = services
         self.state = state or WizardState()
-        self.radioactive: set[str] = set()
+        # The secret being typed, by field: redacted from any crash report.
+        self.radioactive: dict[str, str] = {}
+        self._crash_errors: list[BaseException] = []
         self._install: RundeckInstall | None = None
         self._install_error: str | None = None
         if services.demo_root is not None:
@@ -69,7 +75,7 @@ class WizardApp(App[int]):
 
         def decided(quit_anyway: bool | None) -> None:
             if quit_anyway:
-                self.exit(1)
+                self.exit(1, return_code=1)
 
         self.push_screen(
             ConfirmScreen("Quit? The answers so far will be lost; nothing was written yet."),
@@ -77,27 +83,29 @@ class WizardApp(App[int]):
         )
 
     def _handle_exception(self, error: Exception) -> None:
-        self._crash_error = error
+        self._crash_errors.append(error)
         super()._handle_exception(error)
 
     def _fatal_error(self) -> None:
-        """Keep a crash report without local variables, with any secret typed so far redacted.
+        """Close after a crash; the report is printed once the terminal is restored.
 
-        Textual's own report shows every frame's locals; a frame can hold the secret the user
-        typed, so this one never does. It is printed after the terminal is restored.
+        Textual's own report shows every frame's local variables, and a frame can hold the
+        secret being typed, so this report has none, and any typed secret is redacted.
         """
         self.bell()
-        error = getattr(self, "_crash_error", None)
-        text = "".join(traceback.format_exception(error)) if error else "unknown error\n"
-        for secret in self.radioactive:
-            if secret:
-                text = text.replace(secret, "********")
-        self._crash_report: str | None = text
         self._close_messages_no_wait()
 
+    def crash_report(self) -> str:
+        text = "".join(
+            "".join(traceback.format_exception(error)) for error in self._crash_errors
+        )
+        for secret in self.radioactive.values():
+            if len(secret) >= MIN_REDACTED:
+                text = text.replace(secret, "********")
+        return text
+
     def _print_error_renderables(self) -> None:
-        report = getattr(self, "_crash_report", None)
-        if report:
-            sys.stderr.write(report)
-            self._crash_report = None
+        if self._crash_errors:
+            sys.stderr.write(self.crash_report())
+            self._crash_errors.clear()
         super()._print_error_renderables()

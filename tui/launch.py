@@ -14,8 +14,10 @@ def run_wizard(options: argparse.Namespace) -> int:
         from tui.demo_services import demo_services
 
         services, sandbox = demo_services()
+        app = WizardApp(services)
         try:
-            code = WizardApp(services).run()
+            app.run()
+            code = app.return_code
         finally:
             sandbox.stop()
         print(f"DEMO sandbox kept for you to look at: {sandbox.root}")
@@ -32,4 +34,6 @@ def run_wizard(options: argparse.Namespace) -> int:
     services = real_services(
         rdeck_base=options.rdeck_base, allow_insecure_keyring=options.allow_insecure_keyring
     )
-    return WizardApp(services).run() or 0
+    app = WizardApp(services)
+    app.run()
+    return app.return_code or 0

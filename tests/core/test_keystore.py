@@ -20,7 +20,7 @@ from pathlib import Path
 import keyring.backend
 import keyring.errors
 import pytest
-from keyring.backends import chainer, fail, null
+from keyring.backends import SecretService, chainer, fail, null
 
 from tests.fixtures.keyring_service import SecretServiceSession
 from tui.core.keystore import (
@@ -190,6 +190,9 @@ def test_bad_paths_and_empty_secrets_change_nothing(
         assert_secret_absent(caught.value)
     with pytest.raises(KeyStoreError, match="empty secret"):
         keystore.put(PATH, Secret(""))
+    with pytest.raises(TypeError, match="takes a Secret") as plain:
+        keystore.put(PATH, OTHER_SECRET_TEXT)  # type: ignore[arg-type]
+    assert OTHER_SECRET_TEXT not in str(plain.value)
     assert secret_service_clean.delete_items() == 0
 
 
@@ -263,6 +266,52 @@ def test_without_a_session_bus_there_is_no_backend_and_the_error_says_why(
     assert store.usability_problem() == message
     empty_chain = chainer.ChainerBackend()  # type: ignore[no-untyped-call]
     assert KeyStore(empty_chain).info().security == "none"
+
+
+def test_a_bus_without_a_secret_service_is_unavailable(bus_without_keyring: str) -> None:
+    detected = KeyStore()
+    assert detected.info().security == "none"
+    problem = detected.usability_problem()
+    assert problem is not None and "neither running nor activatable" in problem
+    forced = KeyStore(SecretService.Keyring(), timeout=30)  # type: ignore[no-untyped-call]
+    assert forced.info().security == "secure"
+    with pytest.raises(KeyringUnavailableError) as stored:
+        forced.put(PATH, Secret(SECRET_TEXT))
+    assert "could not be reached" in str(stored.value)
+    assert "dbus-run-session -- bash" in str(stored.value)
+    assert_secret_absent(stored.value)
+    with pytest.raises(KeyringUnavailableError):
+        forced.get(PATH)
+
+
+def test_a_backend_setting_that_cannot_load_is_named(tmp_path: Path) -> None:
+    """In a fresh process, as the CLI starts: keyring's first choice fails on the setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "PYTHON_KEYRING"))}
+    env.update(
+        PYTHON_KEYRING_BACKEND="tests.no_such_module.Keyring",
+        XDG_CONFIG_HOME=str(tmp_path),
+        PYTHONPATH=str(REPO),
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", SHOW_PROBLEM],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(
+        "none: No usable keyring: PYTHON_KEYRING_BACKEND=tests.no_such_module.Keyring could "
+        "not be loaded (ModuleNotFoundError)"
+    )
+
+
+SHOW_PROBLEM = """\
+from tui.core.keystore import KeyStore
+store = KeyStore()
+print(f"{store.info().security}: {store.usability_problem()}")
+"""
 
 
 def test_the_remedy_commands_give_a_working_keyring(tmp_path: Path) -> None:

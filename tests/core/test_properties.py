@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -22,7 +25,7 @@ from tui.core.secret import Secret
 
 PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 HYPOTHESIS = settings(
-    max_examples=4000,
+    max_examples=150,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -50,6 +53,25 @@ def physical_lines(text: str) -> list[str]:
 
 def java_reads(oracle: JavaPropertiesOracle, document: PropertiesDocument) -> dict[str, str]:
     return oracle.load_bytes(document.to_bytes())
+
+
+# --- the oracle itself -----------------------------------------------------------------------
+
+
+def test_oracle_answers_a_batch_and_survives_a_dead_jvm(
+    java_properties: JavaPropertiesOracle, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.properties", tmp_path / "second.properties"
+    first.write_bytes(b"a=1\n")
+    second.write_bytes(b"b=\\u00e9\n")
+    assert java_properties.load_many([first, second]) == [{"a": "1"}, {"b": "é"}]
+    with pytest.raises(JavaLoadError, match="FileNotFoundException"):
+        java_properties(tmp_path / "missing.properties")
+    pid = java_properties.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    assert java_properties(first) == {"a": "1"}
+    assert java_properties.pid not in (None, pid)
 
 
 # --- parsing and preservation ---------------------------------------------------------------
@@ -467,7 +489,8 @@ def test_a_series_of_edits_matches_what_java_reads(
     assert java_reads(java_properties, document) == expected
     rendered_lines = physical_lines(document.render())
     # Comment lines are never touched; a last one without newline may have gained one.
-    assert all(line in rendered_lines or line + newline in rendered_lines for line in comments)
+    ending = document.newline
+    assert all(line in rendered_lines or line + ending in rendered_lines for line in comments)
 
 
 RAW_PIECES = st.sampled_from(

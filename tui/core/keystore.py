@@ -7,6 +7,7 @@ module raises carries it: backend exceptions are translated, never chained.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -253,8 +254,16 @@ def _secret_service_problem() -> str | None:
 
         SecretService.Keyring.priority  # noqa: B018  (raises with the reason when not viable)
     except Exception as error:
-        return str(error)[:300] or type(error).__name__
+        return str(error)[:300].rstrip(".") or type(error).__name__
     return None
+
+
+def _load_problem(error: Exception) -> str:
+    """Why keyring could not load a backend, naming the setting that chose it."""
+    chosen = os.environ.get("PYTHON_KEYRING_BACKEND")
+    if chosen:
+        return f"PYTHON_KEYRING_BACKEND={chosen} could not be loaded ({type(error).__name__})"
+    return f"keyring could not load its configured backend ({type(error).__name__})"
 
 
 def _default_clock() -> datetime:
@@ -286,7 +295,7 @@ class KeyStore:
             try:
                 backend = keyring.get_keyring()
             except Exception as error:
-                self._load_problem = f"keyring could not load its backend ({type(error).__name__})"
+                self._load_problem = _load_problem(error)
                 backend = fail.Keyring()  # type: ignore[no-untyped-call]
         if isinstance(backend, chainer.ChainerBackend) and _has_backends(backend):
             backend = next(iter(backend.backends))
@@ -328,7 +337,9 @@ class KeyStore:
     ) -> KeyMetadata:
         """Store ``secret`` as a Rundeck password at ``path``, replacing any secret there."""
         path = validate_key_path(path, project=None)
-        if not isinstance(secret, Secret) or not secret:
+        if not isinstance(secret, Secret):
+            raise TypeError("KeyStore.put takes a Secret, never a plain string")
+        if not secret:
             raise KeyStoreError(f"Refusing to store an empty secret at {path}.")
         self._require_backend()
         if self._info.security == "insecure" and not allow_insecure:
@@ -411,13 +422,13 @@ class KeyStore:
         if self._timeout is None:
             return action()
         outcome: list[T] = []
-        failure: list[BaseException] = []
+        failure: list[Exception] = []
         finished = threading.Event()
 
         def run() -> None:
             try:
                 outcome.append(action())
-            except BaseException as error:
+            except Exception as error:
                 failure.append(error)
             finally:
                 finished.set()
@@ -427,6 +438,8 @@ class KeyStore:
             raise _Timeout
         if failure:
             raise failure[0]
+        if not outcome:
+            raise RuntimeError("the keyring call ended abnormally")
         return outcome[0]
 
     def _translate(self, error: Exception, operation: str, path: str) -> KeyStoreError:
@@ -436,8 +449,9 @@ class KeyStore:
             maybe = " The secret may or may not have been stored." if "store" in operation else ""
             return KeyringTimeoutError(
                 f"The keyring ({name}) did not answer within {timeout:g} s when asked to "
-                f"{operation} {path}; its daemon may be stuck. Restart it (for GNOME Keyring, "
-                f"log in again or run gnome-keyring-daemon --replace) and try again.{maybe}"
+                f"{operation} {path}; its daemon may be stuck. Restart it and try again (for "
+                "GNOME Keyring over SSH: printf '%s' \"$PASS\" | gnome-keyring-daemon --replace "
+                f"--unlock --components=secrets).{maybe}"
             )
         if _is_locked(error):
             return KeyringLockedError(
@@ -466,7 +480,7 @@ class KeyStore:
         if isinstance(error, keyring.errors.KeyringError) or module.startswith(
             ("secretstorage", "jeepney")
         ):
-            return " ".join(str(error).split())[:300]
+            return " ".join(str(error).split())[:300].rstrip(".")
         return ""
 
 

@@ -14,7 +14,7 @@ class Method(StrEnum):
     ACCESS_KEY = "access-key"
 
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]  # a label reads better than str.title
         return METHOD_TITLES[self]
 
 

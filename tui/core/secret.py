@@ -13,6 +13,7 @@ class Secret:
     """
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
@@ -20,10 +21,10 @@ class Secret:
         object.__setattr__(self, "_value", value)
 
     def reveal(self) -> str:
-        return self._value  # type: ignore[no-any-return]
+        return self._value
 
     def masked(self, show_last: int = 0) -> str:
-        value: str = self._value
+        value = self._value
         if show_last and len(value) > show_last * 4:
             return "•" * 8 + value[-show_last:]
         return "•" * 8

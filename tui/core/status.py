@@ -15,7 +15,7 @@ from tui.core.keystore import KeyringLockedError, KeyStore, KeyStoreError
 from tui.core.model import Method, Scope
 from tui.core.properties import PropertiesDocument, PropertiesError
 from tui.core.record import RecordError, SetupRecord, fingerprint, read_record, record_path
-from tui.core.rundeck import AwsSettings, RundeckError, RundeckInstall, read_aws_settings
+from tui.core.rundeck import AwsSettings, RundeckInstall, read_aws_settings
 from tui.core.secret import Secret
 from tui.core.writer import WriteError, read_existing
 
@@ -49,7 +49,7 @@ def identity_with(
     try:
         sts = factory("sts", access_key_id=access_key_id, secret=secret, region=region)
         answer = sts.get_caller_identity()
-    except Exception as error:  # noqa: BLE001 - every botocore failure becomes one AwsError
+    except Exception as error:  # every botocore failure becomes one AwsError
         raise aws.translate_error(error, "GetCallerIdentity") from None
     return CallerIdentity(
         account=str(answer.get("Account", "")),
@@ -224,9 +224,11 @@ class _LazyKeyStore:
             self._opened = True
             try:
                 self._store = self._factory()
-            except Exception as error:  # noqa: BLE001 - a broken keyring is a status, not a crash
-                self._problem = str(error) if isinstance(error, KeyStoreError) else (
-                    f"the keyring could not be opened ({type(error).__name__})"
+            except Exception as error:  # a broken keyring is a status, not a crash
+                self._problem = (
+                    str(error)
+                    if isinstance(error, KeyStoreError)
+                    else (f"the keyring could not be opened ({type(error).__name__})")
                 )
         return self._store, self._problem
 
@@ -260,8 +262,10 @@ def collect_status(
         entry = EntryStatus(scope=scope, project=project, properties_file=path)
         try:
             _inspect_entry(entry, keystores, factory, clock, max_age_days, ask_aws, detection)
-        except Exception as error:  # noqa: BLE001 - one broken file must not hide the others
-            entry.flag("error", f"{path}: could not be inspected ({type(error).__name__}).", "error")
+        except Exception as error:  # one broken file must not hide the others
+            entry.flag(
+                "error", f"{path}: could not be inspected ({type(error).__name__}).", "error"
+            )
         if scope is Scope.SYSTEM or entry.configured or entry.record_present or entry.problems:
             status.entries.append(entry)
     _flag_conflicts(status)
@@ -432,7 +436,11 @@ def _ask_iam(
                 "error",
             )
         return found
-    found.user_arn, found.account, found.iam_user = identity.arn, identity.account, identity.iam_user
+    found.user_arn, found.account, found.iam_user = (
+        identity.arn,
+        identity.account,
+        identity.iam_user,
+    )
     if found.iam_user is None:
         found.error = f"The key belongs to {identity.arn}, not an IAM user."
         return found
@@ -450,7 +458,7 @@ def _ask_iam(
         found.last_used_service = service if service and service != "N/A" else None
         region_used = used.get("Region")
         found.last_used_region = region_used if region_used and region_used != "N/A" else None
-    except Exception as error:  # noqa: BLE001 - missing IAM permissions only limit the report
+    except Exception as error:  # missing IAM permissions only limit the report
         found.error = str(aws.translate_error(error, "reading the key's details from IAM"))
     if found.key_status == "Inactive":
         entry.flag(
@@ -471,7 +479,9 @@ def _inspect_role(entry: EntryStatus, method: Method, detection: Detection | Non
     else:
         detected = detection.ecs.detected and detection.ecs.has_task_credentials
         where = "no ECS task role was found (container credentials)"
-    entry.role_detected = detected if entry.role_detected is None else entry.role_detected and detected
+    entry.role_detected = (
+        detected if entry.role_detected is None else entry.role_detected and detected
+    )
     if not detected:
         entry.flag(
             "role-not-detected",
@@ -510,7 +520,6 @@ __all__ = [
     "IamKeyStatus",
     "InstallStatus",
     "Problem",
-    "RundeckError",
     "collect_status",
     "identity_with",
     "mask_access_key_id",

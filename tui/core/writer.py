@@ -178,28 +178,54 @@ def install_lock(
 ) -> Iterator[None]:
     """Hold an exclusive lock file in ``folder`` so two runs cannot interleave their writes.
 
-    A second run polls for up to ``wait_seconds``, then fails with a clear error.
+    A second run polls for up to ``wait_seconds``, then fails with a clear error. The lock
+    file is removed on release (while still locked), and a run that locked a file someone
+    else just removed tries again, so no run ever trusts a stale lock.
     """
     lock_path = folder / LOCK_NAME
-    try:
-        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise WriteError(f"Cannot create the lock file {lock_path}: {error.strerror}.") from None
-    try:
-        deadline = monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    deadline = monotonic() + wait_seconds
+    while True:
+        descriptor = _open_lock(lock_path)
+        if _try_lock(descriptor, lock_path):
+            if _same_file(descriptor, lock_path):
                 break
-            except OSError as error:
-                if error.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise WriteError(f"Cannot lock {lock_path}: {error.strerror}.") from None
-                if monotonic() >= deadline:
-                    raise WriteError(
-                        f"Another pa-aws-setup run holds {lock_path}; try again when it ends."
-                    ) from None
-                # Polling a non-blocking flock: nothing to wait on but the other process.
-                time.sleep(0.05)
+            os.close(descriptor)  # locked a file that was unlinked meanwhile: start over
+            continue
+        os.close(descriptor)
+        if monotonic() >= deadline:
+            raise WriteError(f"Another pa-aws-setup run holds {lock_path}; try again when it ends.")
+        # Polling a non-blocking flock: there is nothing to wait on but the other process.
+        time.sleep(0.05)
+    try:
         yield
     finally:
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
         os.close(descriptor)
+
+
+def _open_lock(lock_path: Path) -> int:
+    try:
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise WriteError(f"Cannot create the lock file {lock_path}: {error.strerror}.") from None
+
+
+def _try_lock(descriptor: int, lock_path: Path) -> bool:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        os.close(descriptor)
+        raise WriteError(f"Cannot lock {lock_path}: {error.strerror}.") from None
+    return True
+
+
+def _same_file(descriptor: int, lock_path: Path) -> bool:
+    try:
+        on_disk = lock_path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(descriptor)
+    return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)

@@ -139,8 +139,7 @@ class DetailsScreen(WizardStep):
 
     @on(Input.Changed, "#secret")
     def secret_typed(self, event: Input.Changed) -> None:
-        self.wizard.radioactive.add(event.value)
-        self.wizard.radioactive.add(event.value.strip())
+        self.wizard.radioactive["secret"] = event.value.strip()
 
     @on(Button.Pressed, "#reveal")
     def action_reveal(self) -> None:

@@ -65,7 +65,7 @@ class MethodScreen(WizardStep):
         recommended = detection.recommended_method if detection else Method.ACCESS_KEY
         detected = {
             Method.EC2: bool(detection and detection.ec2.detected and detection.ec2.role_name),
-            Method.ECS: bool(detection and detection.ecs.detected and detection.ecs.role_arn),
+            Method.ECS: bool(detection and detection.ecs.has_task_credentials),
         }
         yield Static("How should Rundeck authenticate to AWS?", classes="title")
         yield OptionList(
@@ -99,7 +99,7 @@ class MethodScreen(WizardStep):
         if method is Method.EC2:
             return bool(detection.ec2.detected and detection.ec2.role_name)
         if method is Method.ECS:
-            return bool(detection.ecs.detected and detection.ecs.role_arn)
+            return bool(detection.ecs.has_task_credentials)
         return True
 
     @on(OptionList.OptionHighlighted, "#methods")
