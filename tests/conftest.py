@@ -10,6 +10,8 @@ import os
 for _name in list(os.environ):
     if _name.startswith(("AWS_", "ECS_CONTAINER_METADATA", "PYTHON_KEYRING", "RDECK_")):
         del os.environ[_name]
+# No test may reach the developer's own keyring: only the suite's private Secret Service.
+os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull

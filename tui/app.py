@@ -43,16 +43,24 @@ class WizardApp(App[int]):
             self.sub_title = "DEMO sandbox: nothing real is touched"
 
     def on_mount(self) -> None:
-        from tui.screens.detect import DetectScreen
+        from tui.core.rundeck import has_existing_setup
 
-        self.push_screen(DetectScreen())
+        install, _ = self.rundeck_install()
+        if install is not None and has_existing_setup(install):
+            from tui.screens.status import StatusScreen
+
+            self.push_screen(StatusScreen())
+        else:
+            from tui.screens.detect import DetectScreen
+
+            self.push_screen(DetectScreen())
 
     def rundeck_install(self) -> tuple[RundeckInstall | None, str | None]:
         """The Rundeck install (found once), or why there is none."""
         if self._install is None and self._install_error is None:
             try:
                 self._install = self.services.install()
-            except RundeckError as error:
+            except (RundeckError, OSError) as error:
                 self._install_error = str(error)
         return self._install, self._install_error
 

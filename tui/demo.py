@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import keyring.backend
+from keyring.compat import properties
 
 FRAMEWORK_PROPERTIES = """\
 # framework.properties (DEMO sandbox)
@@ -33,8 +34,6 @@ project.description=Operations runbooks
 resources.source.1.type=aws-ec2
 resources.source.1.config.filter=tag\\:Team\\=ops
 project.ssh-keypath=/var/lib/rundeck/.ssh/id_rsa
-# An old setting of another method, left by hand:
-project.aws.credentialProvider=instance
 """
 
 WEB_PROJECT_PROPERTIES = """\
@@ -46,7 +45,10 @@ project.description=Web fleet deployments
 class SandboxKeyring(keyring.backend.KeyringBackend):
     """A keyring that lives in this process's memory only, for the demo."""
 
-    priority = 0  # type: ignore[assignment]  # never chosen by keyring itself
+    @properties.classproperty
+    def priority(cls) -> float:
+        # keyring skips backends whose priority raises: never chosen outside the demo.
+        raise RuntimeError("the sandbox keyring is only for --demo")
 
     def __init__(self) -> None:
         super().__init__()

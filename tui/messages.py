@@ -50,3 +50,30 @@ class RegionsLoaded(Message):
     """The offline region list, loaded off the UI thread (botocore is slow to import)."""
 
     regions: tuple[str, ...]
+
+
+@dataclass
+class StatusReady(Message):
+    """The current setup; ``with_aws`` says whether IAM was asked (key age, last use)."""
+
+    status: object | None
+    error: str | None
+    with_aws: bool
+
+
+@dataclass
+class RotationProgress(Message):
+    step: object
+
+
+@dataclass
+class RotationFinished(Message):
+    result: object
+
+
+@dataclass
+class QuestionAsked(Message):
+    """A worker needs a yes/no from the user; it waits until ``answer`` is set."""
+
+    question: str
+    reply: object  # a tui.screens.rotate.Reply

@@ -59,7 +59,9 @@ class FirstFrame(WizardApp):
             self.exit()
         self.call_after_refresh(first_frame)
 
-services = Services(detect=detect, install=lambda: None, keystore=lambda: None,
+from tui.core.rundeck import find_install
+
+services = Services(detect=detect, install=lambda: find_install(base, env={}), keystore=lambda: None,
                     verify=lambda *a: None, clock=now)
 FirstFrame(services).run(headless=True, size=(80, 24))
 print(json.dumps({"boto3": seen.get("boto3")}))

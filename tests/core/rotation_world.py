@@ -35,7 +35,10 @@ USER = "rundeck"
 USER_PATH = "/svc/"
 REGION = "us-east-1"
 SYSTEM_KEY_PATH = "keys/aws/secret-key"
-ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 ROTATE_OWN_KEYS = {
     "Version": "2012-10-17",
     "Statement": [
@@ -142,8 +145,8 @@ class IamWorld:
         return bool(arn == self.user_arn)
 
 
-@pytest.fixture
-def iam_world(aws_env: MotoServer) -> Iterator[IamWorld]:
+@pytest.fixture(name="iam_world")
+def iam_world_fixture(aws_env: MotoServer) -> Iterator[IamWorld]:
     """A fresh moto with an admin and the ``rundeck`` user (allowed to manage its own keys),
     then signature checking switched on; switched off again afterwards for other tests."""
     bootstrap = boto3.client(
@@ -164,7 +167,9 @@ def iam_world(aws_env: MotoServer) -> Iterator[IamWorld]:
     )
     _moto_auth(aws_env, "0")
     try:
-        yield IamWorld(aws_env, admin["AccessKeyId"], admin["SecretAccessKey"], user_arn=user["Arn"])
+        yield IamWorld(
+            aws_env, admin["AccessKeyId"], admin["SecretAccessKey"], user_arn=user["Arn"]
+        )
     finally:
         _moto_auth(aws_env, "inf")
 
@@ -190,7 +195,9 @@ def set_up_access_key(
     project: str | None = None,
 ) -> Path:
     """Configure the access key method with the real setup transaction (what the wizard does)."""
-    key_path = SYSTEM_KEY_PATH if scope is Scope.SYSTEM else f"keys/project/{project}/aws/secret-key"
+    key_path = (
+        SYSTEM_KEY_PATH if scope is Scope.SYSTEM else f"keys/project/{project}/aws/secret-key"
+    )
     answers = Answers(
         method=Method.ACCESS_KEY,
         scope=scope,
@@ -237,8 +244,11 @@ class Rundeck:
             loaded[setting_key(self.scope, "secret_key_path")],
         )
 
-    def configured_key(self) -> str:
-        """Assert the stored config works and IAM holds no orphan; return the configured key."""
+    def config_works(self) -> str:
+        """Assert the file (as Java reads it) and the keyring authenticate; return the key id.
+
+        moto accepts an inactive key, so IAM must also list the key as Active.
+        """
         access_key_id, key_path = self.java_settings()
         stored = self.keystore.get(key_path)
         assert stored is not None, f"no secret stored at {key_path}"
@@ -246,8 +256,14 @@ class Rundeck:
         assert self.world.authenticates(access_key_id, stored), (
             f"{access_key_id} with the stored secret does not authenticate"
         )
+        assert self.world.keys().get(access_key_id) == "Active", self.world.keys()
+        return access_key_id
+
+    def configured_key(self) -> str:
+        """Assert the stored config works and IAM holds no orphan; return the configured key."""
+        access_key_id = self.config_works()
+        key_path = self.java_settings()[1]
         keys = self.world.keys()
-        assert keys.get(access_key_id) == "Active", keys
         record = read_record(record_path(self.file))
         previous = self.keystore.get(key_path + PREVIOUS_SUFFIX)
         for other, status in keys.items():
@@ -271,11 +287,13 @@ class Rundeck:
         return access_key_id
 
     def settings_other_than_aws(self) -> dict[str, str]:
-        return {key: value for key, value in self.java(self.file).items() if ".aws." not in f".{key}"}
+        return {
+            key: value for key, value in self.java(self.file).items() if ".aws." not in f".{key}"
+        }
 
 
-@pytest.fixture
-def rundeck(
+@pytest.fixture(name="rundeck")
+def rundeck_fixture(
     tmp_path: Path,
     iam_world: IamWorld,
     keystore: KeyStore,
@@ -303,8 +321,14 @@ class FailingClients:
         self.fail: dict[str, Callable[[str], str | None]] = {}
         self.calls: list[tuple[str, str]] = []
 
-    def refuse(self, method: str, code: str = "AccessDenied", *, times: int | None = None,
-               only_key: str | None = None) -> None:
+    def refuse(
+        self,
+        method: str,
+        code: str = "AccessDenied",
+        *,
+        times: int | None = None,
+        only_key: str | None = None,
+    ) -> None:
         remaining = [times]
 
         def decide(access_key_id: str) -> str | None:

@@ -58,9 +58,7 @@ def test_package_layout_prefers_var_lib_and_honours_projects_dir(tmp_path: Path)
     assert install.projects_dir == tmp_path / "var/lib/rundeck/projects"
 
     custom = tmp_path / "srv/projects"
-    (tmp_path / "etc/rundeck/framework.properties").write_text(
-        f"framework.projects.dir={custom}\n"
-    )
+    (tmp_path / "etc/rundeck/framework.properties").write_text(f"framework.projects.dir={custom}\n")
     assert find_install(env={}, root=tmp_path).projects_dir == custom
 
 
@@ -117,9 +115,12 @@ def test_each_method_removes_the_other_methods_settings() -> None:
         "access_key": None,
         "secret_key_path": None,
     }
-    assert desired_settings(Method.ECS, region="eu-west-1", access_key_id=None, key_path=None)[
-        "credentialProvider"
-    ] == "container"
+    assert (
+        desired_settings(Method.ECS, region="eu-west-1", access_key_id=None, key_path=None)[
+            "credentialProvider"
+        ]
+        == "container"
+    )
     access = desired_settings(
         Method.ACCESS_KEY, region=None, access_key_id="AKIA" + "A" * 16, key_path="keys/a"
     )

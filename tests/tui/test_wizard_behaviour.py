@@ -21,6 +21,7 @@ from tui.screens.details import DetailsScreen
 from tui.screens.method import MethodScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.scope import ScopeScreen
+from tui.screens.status import StatusScreen
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,8 +59,13 @@ async def test_back_keeps_answers_and_a_new_method_removes_the_old_keys(
     make_services: Callable[..., Any],
     java_properties: Any,
 ) -> None:
+    ops = rundeck_base / "projects/ops/etc/project.properties"
+    ops.write_text(ops.read_text() + "# left by hand:\nproject.aws.credentialProvider=instance\n")
     app = WizardApp(make_services(keystore=keystore))
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, StatusScreen)  # a setup exists: status first
+        await pilot.press("n")
         await settle(app, pilot)
         await pilot.press("enter")  # EC2 is recommended and preselected
         await pilot.pause()

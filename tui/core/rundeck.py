@@ -243,3 +243,20 @@ def _configured_projects_dir(install: RundeckInstall) -> Path | None:
         )
 
     return Path(expand(value.strip()))
+
+
+def has_existing_setup(install: RundeckInstall) -> bool:
+    """True when any scope has AWS settings or a record: the wizard then opens on Status."""
+    targets = [(Scope.SYSTEM, install.framework_properties)] + [
+        (Scope.PROJECT, install.project_properties(project)) for project in install.list_projects()
+    ]
+    for scope, path in targets:
+        if path.with_name("aws-setup.toml").is_file():
+            return True
+        try:
+            document = PropertiesDocument.parse_bytes(path.read_bytes())
+        except (OSError, PropertiesError):
+            continue
+        if read_aws_settings(document, scope).configured:
+            return True
+    return False

@@ -380,6 +380,74 @@ def _apply_keyring(
             keystore.put(action.path, previous, allow_insecure=True)
 
     undo.append(("keyring", put_back))
-    report(
-        StepResult("keyring", "done", f"stored the secret as a password at {action.path}")
+    report(StepResult("keyring", "done", f"stored the secret as a password at {action.path}"))
+
+
+@dataclass(frozen=True)
+class RemovalPlan:
+    """Removing every AWS setting of one scope, its record, and its secret in the keyring."""
+
+    target: Path
+    before: bytes
+    after: bytes
+    diff: str
+    removed_keys: tuple[str, ...]
+    record_path: Path
+    key_path: str | None
+
+
+def plan_removal(install: RundeckInstall, scope: Scope, project: str | None) -> RemovalPlan:
+    """What ``Remove`` will do to one scope; nothing is changed here."""
+    try:
+        target = install.target(scope, project)
+        check_target(target, install.roots)
+        before = read_existing(target)
+    except (RundeckError, WriteError) as error:
+        raise SetupError(str(error)) from None
+    if before is None:
+        raise SetupError(f"{target} does not exist.")
+    document = _decode(target, before)
+    settings = read_aws_settings(document, scope)
+    removed = []
+    for name in ("credentialProvider", "access_key", "secret_key_path", "region"):
+        key = setting_key(scope, name)
+        if document.get(key) is not None:
+            removed.append(key)
+            document.remove(key)
+    after = document.to_bytes()
+    return RemovalPlan(
+        target=target,
+        before=before,
+        after=after,
+        diff=unified_diff(target, before.decode("latin-1"), after.decode("latin-1")),
+        removed_keys=tuple(removed),
+        record_path=records.record_path(target),
+        key_path=settings.secret_key_path,
     )
+
+
+def apply_removal(plan: RemovalPlan, *, keystore: KeyStore | None, clock: Clock) -> ApplyResult:
+    """Remove the settings (with a backup), then the record, then the secret."""
+    result = ApplyResult(ok=False)
+    try:
+        with install_lock(plan.target.parent):
+            if read_existing(plan.target) != plan.before:
+                raise SetupError(f"{plan.target} changed since the review; nothing was removed.")
+            if plan.before != plan.after:
+                result.backup = atomic_write(plan.target, plan.after, now=clock())
+            result.steps.append(
+                StepResult("properties", "done", f"removed {len(plan.removed_keys)} keys")
+            )
+            if plan.record_path.exists():
+                plan.record_path.unlink()
+                result.steps.append(StepResult("record", "done", f"removed {plan.record_path}"))
+            if plan.key_path and keystore is not None:
+                deleted = keystore.delete(plan.key_path)
+                result.steps.append(
+                    StepResult("keyring", "done" if deleted else "skipped", plan.key_path)
+                )
+    except (SetupError, WriteError, KeyStoreError, OSError) as error:
+        result.error = str(error)
+        return result
+    result.ok = True
+    return result

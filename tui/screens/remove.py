@@ -1,0 +1,61 @@
+"""Remove one scope's AWS setup: the diff first, then the file, record and secret."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from tui.widgets.diff_view import DiffView
+
+if TYPE_CHECKING:
+    from tui.app import WizardApp
+    from tui.core.setup import RemovalPlan
+
+
+class RemoveScreen(ModalScreen[bool]):
+    """Shows what Remove does; dismisses True once removed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(False)", "Cancel")]
+
+    def __init__(self, plan: RemovalPlan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog"):
+            yield Static(Text(f"Remove the AWS setup from {self.plan.target}?", style="bold"))
+            diff = DiffView()
+            diff.show_diff(self.plan.diff)
+            yield diff
+            if self.plan.key_path:
+                yield Static(f"and delete the secret at {self.plan.key_path} from the keyring")
+            yield Static("A backup of the file is kept.", id="remove-result")
+            with Horizontal(classes="buttons"):
+                yield Button("Remove", id="confirm-remove", variant="error")
+                yield Button("Cancel", id="cancel", variant="primary")
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed, "#confirm-remove")
+    def remove(self) -> None:
+        from tui.core.setup import apply_removal
+
+        app = cast("WizardApp", self.app)
+        keystore = app.services.keystore() if self.plan.key_path else None
+        result = apply_removal(self.plan, keystore=keystore, clock=app.services.clock)
+        if result.ok:
+            self.notify(f"Removed. Backup: {result.backup}")
+            self.dismiss(True)
+        else:
+            self.query_one("#remove-result", Static).update(
+                Text(f"✗ {result.error}", style="bold red")
+            )

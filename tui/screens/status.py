@@ -1,0 +1,211 @@
+"""The first screen when a setup exists: what is configured, what needs attention, actions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Button, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from tui.core.model import Method, Scope
+from tui.messages import StatusReady
+from tui.screens.base import WizardStep
+
+if TYPE_CHECKING:
+    from tui.core.status import EntryStatus, InstallStatus
+
+
+def describe_entry(entry: EntryStatus) -> Table:
+    """Two columns: what is configured, then each problem flagged."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column(overflow="fold")
+    where = "System (framework.properties)" if entry.scope is Scope.SYSTEM else (
+        f"Project {entry.project}"
+    )
+    methods = " + ".join(m.title for m in entry.methods) or "not configured"
+    table.add_row(where, Text(methods, style="bold cyan"))
+    details: list[str] = []
+    if entry.region:
+        details.append(f"region {entry.region}")
+    if entry.access_key_id_masked:
+        details.append(f"key {entry.access_key_id_masked}")
+    if details:
+        table.add_row("", " · ".join(details))
+    if entry.key_path:
+        present = {True: "secret present", False: "SECRET MISSING", None: "secret unknown"}
+        table.add_row(
+            "",
+            f"{entry.key_path} · {entry.keyring_backend or 'keyring?'} · "
+            f"{present[entry.secret_present]}",
+        )
+    if entry.role_detected is not None and Method.ACCESS_KEY not in entry.methods:
+        table.add_row("", "role detected here" if entry.role_detected else "role NOT detected")
+    iam = entry.iam
+    if iam is not None and iam.error is None:
+        facts = []
+        if iam.age_days is not None:
+            facts.append(f"{iam.age_days} days old")
+        if iam.last_used_at is not None:
+            facts.append(
+                f"last used {iam.last_used_at:%Y-%m-%d}"
+                + (f" by {iam.last_used_service}" if iam.last_used_service else "")
+            )
+        else:
+            facts.append("never used")
+        if iam.iam_user:
+            facts.append(f"IAM user {iam.iam_user}")
+        table.add_row("", " · ".join(facts))
+    elif iam is not None and iam.error:
+        table.add_row("", Text(f"IAM: {iam.error}", style="dim"))
+    for problem in entry.problems:
+        style = "bold red" if problem.severity == "error" else "yellow"
+        table.add_row("", Text(f"⚠ {problem.message}", style=style))
+    return table
+
+
+class StatusScreen(WizardStep):
+    """Shows every configured scope; Rotate, Reconfigure, Remove act on the highlighted one."""
+
+    STEP = 0
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "rotate", "Rotate"),
+        Binding("c", "reconfigure", "Reconfigure"),
+        Binding("x", "remove", "Remove"),
+        Binding("n", "new_setup", "New setup"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status: InstallStatus | None = None
+
+    def body(self) -> ComposeResult:
+        yield Static("Current setup", classes="title")
+        yield Static("Reading the configuration…", id="status-note")
+        yield OptionList(id="entries")
+
+    def actions(self) -> ComposeResult:
+        yield Button("Rotate key", id="rotate", variant="primary")
+        yield Button("Reconfigure", id="reconfigure")
+        yield Button("Remove", id="remove", variant="error")
+        yield Button("New setup", id="new")
+
+    def on_mount(self) -> None:
+        self.load_status(with_aws=False)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="status")
+    def load_status(self, with_aws: bool) -> None:
+        from tui.core.status import collect_status
+
+        install, problem = self.wizard.rundeck_install()
+        status = None
+        if install is not None:
+            status = collect_status(
+                install,
+                keystore_factory=self.services.keystore,
+                clock=self.services.clock,
+                ask_aws=with_aws,
+            )
+        if not get_current_worker().is_cancelled:
+            self.post_message(StatusReady(status, problem, with_aws))
+
+    @on(StatusReady)
+    def show_status(self, message: StatusReady) -> None:
+        from tui.core.status import InstallStatus
+
+        note = self.query_one("#status-note", Static)
+        if not isinstance(message.status, InstallStatus):
+            note.update(Text(message.error or "No Rundeck install found.", style="bold red"))
+            return
+        self.status = message.status
+        entries = [entry for entry in self.status.entries if entry.configured]
+        options = self.query_one("#entries", OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        options.add_options(
+            [Option(describe_entry(entry), id=entry.label) for entry in entries]
+        )
+        if entries:
+            options.highlighted = min(highlighted or 0, len(entries) - 1)
+            options.focus()
+        count = len(self.status.problems)
+        summary = f"{len(entries)} configured · {count} to look at" if count else (
+            f"{len(entries)} configured · nothing to look at"
+        )
+        if not message.with_aws:
+            summary += " · asking IAM for key age and use…"
+            self.load_status(with_aws=True)
+        note.update(Text(summary, style="yellow" if count else "green"))
+
+    def selected_entry(self) -> EntryStatus | None:
+        if self.status is None:
+            return None
+        entries = [entry for entry in self.status.entries if entry.configured]
+        index = self.query_one("#entries", OptionList).highlighted
+        return entries[index] if index is not None and index < len(entries) else None
+
+    @on(Button.Pressed, "#rotate")
+    def action_rotate(self) -> None:
+        from tui.screens.rotate import RotateScreen
+
+        entry = self.selected_entry()
+        if entry is None or Method.ACCESS_KEY not in entry.methods:
+            self.notify("Only an access key can be rotated; pick an access-key setup.",
+                        severity="warning")
+            return
+        self.app.push_screen(RotateScreen(entry.scope, entry.project))
+
+    @on(Button.Pressed, "#reconfigure")
+    def action_reconfigure(self) -> None:
+        entry = self.selected_entry()
+        if entry is None:
+            return
+        state = self.state
+        state.method = entry.method
+        state.scope = entry.scope
+        state.project = entry.project
+        state.region = entry.region
+        state.access_key_id = entry.access_key_id
+        state.key_path = entry.key_path
+        self.action_new_setup(keep=True)
+
+    def action_new_setup(self, keep: bool = False) -> None:
+        from tui.screens.detect import DetectScreen
+
+        if not keep:
+            self.state.method = None
+        self.app.push_screen(DetectScreen())
+
+    @on(Button.Pressed, "#new")
+    def new_pressed(self) -> None:
+        self.action_new_setup()
+
+    @on(Button.Pressed, "#remove")
+    def action_remove(self) -> None:
+        from tui.core.setup import SetupError, plan_removal
+        from tui.screens.remove import RemoveScreen
+
+        entry = self.selected_entry()
+        install, _ = self.wizard.rundeck_install()
+        if entry is None or install is None:
+            return
+        try:
+            plan = plan_removal(install, entry.scope, entry.project)
+        except SetupError as error:
+            self.notify(str(error), severity="error")
+            return
+
+        def removed(done: bool | None) -> None:
+            if done:
+                self.load_status(with_aws=False)
+
+        self.app.push_screen(RemoveScreen(plan), removed)
+
+    def action_back(self) -> None:
+        """The first screen: nothing to go back to."""
