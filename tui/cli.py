@@ -179,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     old = rotate.add_mutually_exclusive_group()
     old.add_argument("--delete-old", action="store_true", help="delete the old key at the end")
     old.add_argument("--keep-old", action="store_true", help="keep the old key, inactive")
+    rotate.add_argument(
+        "--delete-inactive",
+        action="store_true",
+        help="if the IAM user already has a second, inactive key, delete it to make room",
+    )
     rotate.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     rotate.add_argument("--json", action="store_true", help="machine-readable output")
     rotate.add_argument(

@@ -29,7 +29,7 @@ from tests.fixtures.ecs_metadata import LoopbackHttpServer
 from tests.fixtures.java_oracle import JavaLoadError, JavaPropertiesOracle
 from tests.fixtures.keyring_service import SecretServiceSession
 from tui import __version__
-from tui.core.answers import command_line, dump_answers
+from tui.core.answers import ANSWER_FIELDS, command_line, dump_answers
 from tui.core.keystore import SERVICE, KeyStore
 from tui.core.model import Answers, Method, Scope
 from tui.core.secret import Secret
@@ -45,8 +45,13 @@ OTHER_SECRET = "AnotherSecretForRotation0123456789abcdEF"
 REGION = "eu-west-1"
 SYSTEM_KEY_PATH = "keys/aws/rundeck/secret-key"
 OPS_KEY_PATH = "keys/project/ops/aws/ci-key"
+DEFAULT_SYSTEM_KEY_PATH = "keys/aws/secret-key"
 ENVELOPE = ["schema_version", "version", "command", "exit_code", "ok", "changed"]
 READ_SYSCALL = {"x86_64": 0, "aarch64": 63}
+SLEEP_SYSCALL = {"x86_64": 230, "aarch64": 115}  # clock_nanosleep
+STALE_SETTING = b"# An old setting of another method, left by hand:\n" + (
+    b"project.aws.credentialProvider=instance\n"
+)
 STS_REFUSAL = """\
 <ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <Error>
@@ -82,18 +87,19 @@ class Run:
         assert document["command"] == "apply"
         assert document["exit_code"] == self.code
         assert document["ok"] is (self.code == 0)
+        assert isinstance(document["changed"], bool)
         return document
 
 
-def assert_secrets_absent(text: str, secrets: Sequence[str]) -> None:
-    for secret in secrets:
-        assert secret not in text, "a secret appeared in the output"
-        assert secret.lower() not in text.lower(), "a secret appeared (case-folded) in the output"
-
-
-def finish(args: list[str], code: int, stdout: str, stderr: str, hidden: Sequence[str]) -> Run:
-    run = Run(args, code, stdout, stderr)
-    assert_secrets_absent(run.output, hidden)
+def finish(args: Sequence[str], code: int, stdout: str, stderr: str, hidden: Sequence[str]) -> Run:
+    """A Run, once its output is proven free of every secret and of tracebacks."""
+    run = Run(list(args), code, stdout, stderr)
+    for secret in hidden:
+        # Booleans first, so a failure report does not print the secret either.
+        leaked = secret in run.output
+        assert not leaked, f"a secret appeared in the output of {run.args[:1]}"
+        folded = secret.lower() in run.output.lower()
+        assert not folded, f"a case-folded secret appeared in the output of {run.args[:1]}"
     assert "Traceback" not in run.stderr, run.stderr
     return run
 
@@ -107,9 +113,8 @@ def cli(
     program: Sequence[str] = (sys.executable, "-m", "tui"),
 ) -> Run:
     """Run ``python -m tui ARGS``; stdin is ``input`` or /dev/null (never a terminal)."""
-    argv = [*prefix, *program, *args]
     completed = subprocess.run(
-        argv,
+        [*prefix, *program, *args],
         input=input,
         stdin=None if input is not None else subprocess.DEVNULL,
         capture_output=True,
@@ -119,16 +124,49 @@ def cli(
         timeout=RUN_TIMEOUT,
         check=False,
     )
-    return finish(list(args), completed.returncode, completed.stdout, completed.stderr, hidden)
+    return finish(args, completed.returncode, completed.stdout, completed.stderr, hidden)
 
 
-def tree(root: Path) -> dict[str, tuple[bytes | None, int, int]]:
-    """Every path under ``root`` with its bytes, mtime and mode: to prove nothing changed."""
-    found: dict[str, tuple[bytes | None, int, int]] = {}
+def popen_cli(*args: str, **options: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+        cwd=REPO,
+        **options,
+    )
+
+
+def collect(process: subprocess.Popen[str], args: Sequence[str], input: str | None = None) -> Run:
+    stdout, stderr = process.communicate(input, timeout=RUN_TIMEOUT)
+    return finish(args, process.returncode, stdout, stderr, (SECRET, OTHER_SECRET))
+
+
+def apply_args(
+    base: Path, method: str, *extra: str, project: str | None = None, key_id: str = KEY_ID
+) -> list[str]:
+    """``apply`` of ``method`` at system scope (or ``project``) on ``base``, then ``extra``."""
+    args = ["apply", "--method", method]
+    args += ["--project", project] if project else ["--system"]
+    if method == "access-key":
+        args += ["--access-key-id", key_id]
+    return [*args, "--rdeck-base", str(base), *extra]
+
+
+def tree(root: Path) -> dict[str, tuple[bytes | None, int | None, int]]:
+    """Every path under ``root`` with its bytes, mtime and mode: to prove nothing changed.
+
+    A folder's mtime is left out: it moves when a lock file comes and goes, and the entries
+    themselves are listed anyway.
+    """
+    found: dict[str, tuple[bytes | None, int | None, int]] = {}
     for path in sorted(root.rglob("*")):
         info = path.lstat()
         data = path.read_bytes() if stat.S_ISREG(info.st_mode) else None
-        found[str(path.relative_to(root))] = (data, info.st_mtime_ns, info.st_mode)
+        mtime = None if stat.S_ISDIR(info.st_mode) else info.st_mtime_ns
+        found[str(path.relative_to(root))] = (data, mtime, info.st_mode)
     return found
 
 
@@ -146,54 +184,35 @@ def stored_items(session: SecretServiceSession) -> int:
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Poll an external process's state until ``condition`` holds, failing after a deadline."""
+    """Poll another process's state until ``condition`` holds, failing after a deadline."""
     deadline = time.monotonic() + WAIT_DEADLINE
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.01)  # polling another process; there is nothing to block on
+        time.sleep(0.01)  # polling another process: there is nothing to block on
 
 
-def holds_open(pid: int, path: Path) -> bool:
-    """True when process ``pid`` has ``path`` open (it reached the lock, in these tests)."""
+def current_syscall(pid: int) -> list[str]:
+    """The system call ``pid`` is blocked in, with its arguments (``/proc/<pid>/syscall``)."""
     try:
-        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+        return Path(f"/proc/{pid}/syscall").read_text().split()
     except OSError:
-        return False
-    for descriptor in descriptors:
-        try:
-            if os.readlink(descriptor) == str(path):
-                return True
-        except OSError:
-            continue
-    return False
+        return []
 
 
 def blocked_reading_stdin(pid: int) -> bool:
     """True when ``pid`` sits in read(0, …): it is waiting for the secret on stdin."""
-    try:
-        fields = Path(f"/proc/{pid}/syscall").read_text().split()
-    except OSError:
-        return False
+    fields = current_syscall(pid)
     number = READ_SYSCALL.get(os.uname().machine)
     return len(fields) > 1 and fields[0] == str(number) and int(fields[1], 16) == 0
 
 
-def popen_cli(*args: str, **options: Any) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tui", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ),
-        cwd=REPO,
-        **options,
-    )
+def waiting_for_the_lock(pid: int) -> bool:
+    """True when an ec2/ecs apply sleeps: the lock's poll loop is its only sleep.
 
-
-def collect(process: subprocess.Popen[str], args: Sequence[str], input: str | None = None) -> Run:
-    stdout, stderr = process.communicate(input, timeout=RUN_TIMEOUT)
-    return finish(list(args), process.returncode, stdout, stderr, (SECRET, OTHER_SECRET))
+    By then it has planned against the file as it was, so what it finds after the wait counts.
+    """
+    return current_syscall(pid)[:1] == [str(SLEEP_SYSCALL.get(os.uname().machine))]
 
 
 def target_of(base: Path, project: str | None) -> Path:
@@ -202,13 +221,9 @@ def target_of(base: Path, project: str | None) -> Path:
     return base / "projects" / project / "etc" / "project.properties"
 
 
-def aws_lines_removed(data: bytes) -> list[bytes]:
+def other_lines(data: bytes) -> list[bytes]:
     """The lines that are not AWS settings: comments, unrelated keys, blank lines."""
-    return [
-        line
-        for line in data.splitlines()
-        if not line.startswith((b"aws.", b"project.aws."))
-    ]
+    return [line for line in data.splitlines() if not line.startswith((b"aws.", b"project.aws."))]
 
 
 def expected_after(
@@ -226,10 +241,17 @@ def expected_after(
     return kept | {prefix + name: value for name, value in wanted.items()}
 
 
+def record_of(target: Path) -> dict[str, Any]:
+    return tomllib.loads((target.parent / "aws-setup.toml").read_text())
+
+
 @pytest.fixture
 def base(tmp_path: Path) -> Path:
-    """A launcher-layout Rundeck: framework.properties and the projects ops and web."""
-    return make_rundeck_layout(tmp_path)
+    """A launcher-layout Rundeck (projects ops and web); ops still has an EC2 role setting."""
+    rundeck = make_rundeck_layout(tmp_path)
+    with target_of(rundeck, "ops").open("ab") as handle:
+        handle.write(STALE_SETTING)
+    return rundeck
 
 
 @pytest.fixture
@@ -238,7 +260,7 @@ def keyring_session(secret_service_clean: SecretServiceSession) -> SecretService
     return secret_service_clean
 
 
-# --- help and version -------------------------------------------------------------------
+# --- help and version ----------------------------------------------------------------------
 
 
 def test_version_names_the_tool_and_its_version() -> None:
@@ -251,31 +273,29 @@ def test_version_names_the_tool_and_its_version() -> None:
 def test_help_everywhere_has_examples(command: list[str]) -> None:
     run = cli(*command, "--help")
     assert run.code == 0, run.output
-    assert run.stdout.startswith(f"usage: pa-aws-setup {' '.join(command)}".rstrip())
+    assert run.stdout.startswith(" ".join(["usage: pa-aws-setup", *command]))
     assert "examples:\n  pa-aws-setup" in run.stdout
 
 
 def test_apply_help_lists_every_option_and_every_way_to_pass_the_secret() -> None:
-    run = cli("apply", "--help")
-    for option in (
-        "--method {ec2,ecs,access-key}", "--system", "--project NAME", "--region R",
-        "--access-key-id ID", "--key-path keys/...", "--rdeck-base DIR", "--answers FILE.toml",
-        "--secret-stdin", "--secret-file FILE", "--dry-run", "--verify", "--yes", "--json",
-        "--paste-file FILE", "PA_AWS_SECRET_ACCESS_KEY",
-    ):
-        assert option in run.stdout, option
-    assert "--secret " not in run.stdout.replace("--secret-", "")
+    text = cli("apply", "--help").stdout
+    options = """--method {ec2,ecs,access-key}|--system|--project NAME|--region R|--access-key-id ID
+        |--key-path keys/...|--rdeck-base DIR|--answers FILE.toml|--secret-stdin|--secret-file FILE
+        |--dry-run|--verify|--yes|--json|--paste-file FILE|PA_AWS_SECRET_ACCESS_KEY"""
+    for option in options.split("|"):
+        assert option.strip() in text, option
+    assert "--secret " not in text
 
 
 def test_main_help_documents_every_exit_code() -> None:
     text = " ".join(cli("--help").stdout.split())
-    for code in ("0 done or nothing to do", "2 usage", "3 verification failed",
-                 "4 keyring unavailable or locked", "5 config not writable or invalid",
-                 "6 AWS refused"):
-        assert code in text
+    codes = """0 done or nothing to do|2 usage|3 verification failed|4 keyring unavailable or
+        locked|5 config not writable or invalid|6 AWS refused"""
+    for code in codes.split("|"):
+        assert " ".join(code.split()) in text
 
 
-# --- three methods, two scopes, from flags or an answers file ----------------------------
+# --- three methods, two scopes, from flags or an answers file ------------------------------
 
 
 @pytest.mark.parametrize("source", ["flags", "answers"])
@@ -297,14 +317,11 @@ def test_each_method_and_scope_writes_what_java_reads(
     key_path = (OPS_KEY_PATH if project else SYSTEM_KEY_PATH) if access_key else None
     before_bytes = target.read_bytes()
     before = java_properties(target)
-    answers = Answers(Method(method), scope, project, REGION,
-                      KEY_ID if access_key else None, key_path)
+    key_id = KEY_ID if access_key else None
+    answers = Answers(Method(method), scope, project, REGION, key_id, key_path)
     if source == "flags":
-        args = ["apply", "--method", method, "--region", REGION, "--rdeck-base", str(base)]
-        args += ["--project", project] if project else ["--system"]
-        if access_key:
-            assert key_path is not None
-            args += ["--access-key-id", KEY_ID, "--key-path", key_path]
+        args = apply_args(base, method, "--region", REGION, project=project)
+        args += ["--key-path", str(key_path)] if access_key else []
     else:
         answers_file = tmp_path / "answers.toml"
         answers_file.write_text(dump_answers(answers, rdeck_base=str(base)))
@@ -314,18 +331,19 @@ def test_each_method_and_scope_writes_what_java_reads(
 
     assert run.code == 0, run.output
     document = run.json()
-    assert document["changed"] is True and document["dry_run"] is False
-    assert (document["method"], document["scope"], document["project"]) == (
-        method, str(scope), project
-    )
+    assert (document["changed"], document["dry_run"]) == (True, False)
+    assert [document["method"], document["scope"], document["project"]] == [
+        method,
+        str(scope),
+        project,
+    ]
     assert document["target"] == str(target)
     assert java_properties(target) == expected_after(before, scope, method, key_path)
-    assert aws_lines_removed(target.read_bytes()) == aws_lines_removed(before_bytes)
+    assert other_lines(target.read_bytes()) == other_lines(before_bytes)
     assert Path(document["backup"]).read_bytes() == before_bytes
-    record = tomllib.loads((target.parent / "aws-setup.toml").read_text())
-    assert (record["method"], record["scope"], record["region"]) == (method, str(scope), REGION)
-    assert record.get("access_key_id") == (KEY_ID if access_key else None)
-    assert record.get("key_path") == key_path
+    record = record_of(target)
+    assert [record["method"], record["scope"], record["region"]] == [method, str(scope), REGION]
+    assert [record.get("access_key_id"), record.get("key_path")] == [key_id, key_path]
     assert files_holding(base, SECRET) == []
     if access_key:
         assert key_path is not None
@@ -350,9 +368,7 @@ def test_answers_file_from_the_wizard_matches_the_command_line_it_shows(
     first = cli(*shown[1:], input=SECRET)
     answers_file = tmp_path / "answers.toml"
     answers_file.write_text(dump_answers(answers, rdeck_base=str(by_file)))
-    assert "secret" not in answers_file.read_text().replace("secret_key", "").replace(
-        "secret-key", ""
-    )
+    assert set(tomllib.loads(answers_file.read_text())) <= set(ANSWER_FIELDS)
     second = cli("apply", "--answers", str(answers_file), "--secret-stdin", "--yes", input=SECRET)
     assert (first.code, second.code) == (0, 0), first.output + second.output
     flags_target, file_target = target_of(by_flags, "ops"), target_of(by_file, "ops")
@@ -360,9 +376,8 @@ def test_answers_file_from_the_wizard_matches_the_command_line_it_shows(
     assert java_properties(file_target)["project.aws.access_key"] == KEY_ID
 
     def comparable(target: Path) -> dict[str, Any]:
-        record = tomllib.loads((target.parent / "aws-setup.toml").read_text())
-        return {k: v for k, v in record.items()
-                if k not in ("properties_file", "created_at", "updated_at")}
+        varying = ("properties_file", "created_at", "updated_at")
+        return {k: v for k, v in record_of(target).items() if k not in varying}
 
     assert comparable(flags_target) == comparable(file_target)
 
@@ -371,12 +386,10 @@ def test_flags_override_the_answers_file(
     base: Path, tmp_path: Path, java_properties: JavaPropertiesOracle
 ) -> None:
     answers_file = tmp_path / "answers.toml"
-    answers_file.write_text(
-        dump_answers(Answers(Method.EC2, Scope.PROJECT, "web", "us-east-1"), rdeck_base="/nope")
-    )
+    answers = Answers(Method.EC2, Scope.PROJECT, "web", "us-east-1")
+    answers_file.write_text(dump_answers(answers, rdeck_base="/nowhere"))
     web_before = tree(base / "projects" / "web")
-    run = cli("apply", "--answers", str(answers_file), "--method", "ecs", "--system",
-              "--region", REGION, "--rdeck-base", str(base), "--yes")
+    run = cli(*apply_args(base, "ecs", "--answers", str(answers_file), "--region", REGION, "--yes"))
     assert run.code == 0, run.output
     loaded = java_properties(base / "etc" / "framework.properties")
     assert loaded["aws.credentialProvider"] == "container"
@@ -388,7 +401,7 @@ def test_flags_override_the_answers_file(
     ("content", "message"),
     [
         (f'method = "access-key"\nsecret_access_key = "{SECRET}"\n', "has a secret field"),
-        (f'method = "access-key"\nSecret = "{SECRET}"\n', "has a secret field"),
+        (f'method = "access-key"\nSecret = "{SECRET}"\n', "has a secret field (Secret)"),
         ('method = "ec2"\nscope = "system"\ncolour = "blue"\n', "unknown fields: colour"),
         ('method = "ec2"\nscope = \n', "is not valid TOML"),
         ('method = "ec2"\nscope = "everywhere"\n', "Unknown scope 'everywhere'"),
@@ -401,8 +414,8 @@ def test_a_bad_answers_file_is_refused_and_changes_nothing(
     answers_file = tmp_path / "answers.toml"
     answers_file.write_text(content)
     before = tree(base)
-    run = cli("apply", "--answers", str(answers_file), "--rdeck-base", str(base), "--yes",
-              "--json")
+    args = ["apply", "--answers", str(answers_file), "--rdeck-base", str(base)]
+    run = cli(*args, "--yes", "--json")
     assert run.code == 2
     assert message in run.json()["error"]
     assert tree(base) == before
@@ -414,27 +427,31 @@ def test_a_missing_answers_file_is_a_usage_error(base: Path, tmp_path: Path) -> 
     assert "absent.toml does not exist" in run.stderr
 
 
-# --- dry run, confirmation, terminals ------------------------------------------------------
+# --- dry run, confirmation, terminals -------------------------------------------------------
 
 
 def test_dry_run_prints_plan_and_diff_and_changes_nothing(
     base: Path, keyring_session: SecretServiceSession
 ) -> None:
     before = tree(base)
-    run = cli("apply", "--method", "access-key", "--project", "ops", "--access-key-id", KEY_ID,
-              "--region", REGION, "--rdeck-base", str(base), "--secret-stdin", "--dry-run",
-              input=SECRET)
+    args = apply_args(base, "access-key", "--region", REGION, "--secret-stdin", project="ops")
+    run = cli(*args, "--dry-run", input=SECRET)
     assert run.code == 0, run.output
-    assert "--- project.properties (current)\n+++ project.properties (new)\n" in run.stdout
-    assert "-project.aws.credentialProvider=instance\n" in run.stdout
-    assert f"+project.aws.access_key={KEY_ID}\n" in run.stdout
-    assert "+project.aws.secret_key_path=keys/project/ops/aws/secret-key\n" in run.stdout
-    assert (
-        "keyring: store the secret as a Rundeck password at keys/project/ops/aws/secret-key"
-        in run.stdout
-    )
+    expected = f"""\
+--- project.properties (current)
++++ project.properties (new)
+@@ -7,4 +7,6 @@
+ resources.source.1.config.filter=tag\\:Team\\=ops
+ project.ssh-keypath=/var/lib/rundeck/.ssh/id_rsa
+ # An old setting of another method, left by hand:
+-project.aws.credentialProvider=instance
++project.aws.access_key={KEY_ID}
++project.aws.secret_key_path=keys/project/ops/aws/secret-key
++project.aws.region={REGION}
+keyring: store the secret as a Rundeck password at keys/project/ops/aws/secret-key"""
+    assert run.stdout.startswith(expected)
     assert "warning: Removes project.aws.credentialProvider" in run.stdout
-    assert run.stdout.rstrip().endswith("Dry run: nothing was changed.")
+    assert run.stdout.endswith("Dry run: nothing was changed.\n")
     assert "\x1b[" not in run.output
     assert tree(base) == before
     assert stored_items(keyring_session) == 0
@@ -442,8 +459,7 @@ def test_dry_run_prints_plan_and_diff_and_changes_nothing(
 
 def test_dry_run_json_carries_the_diff(base: Path) -> None:
     before = tree(base)
-    run = cli("apply", "--method", "ec2", "--system", "--rdeck-base", str(base), "--dry-run",
-              "--json")
+    run = cli(*apply_args(base, "ec2", "--dry-run", "--json"))
     document = run.json()
     assert (document["changed"], document["dry_run"]) == (False, True)
     assert "+aws.credentialProvider=instance\n" in document["diff"]
@@ -455,8 +471,7 @@ def test_without_yes_and_without_a_terminal_nothing_is_written(
     base: Path, keyring_session: SecretServiceSession
 ) -> None:
     before = tree(base)
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--secret-stdin", input=SECRET)
+    run = cli(*apply_args(base, "access-key", "--secret-stdin"), input=SECRET)
     assert run.code == 2
     assert "stdin is not a terminal, so pass --yes" in run.stderr
     assert tree(base) == before
@@ -467,7 +482,7 @@ def test_without_yes_and_without_a_terminal_nothing_is_written(
 def test_on_a_terminal_apply_asks_first(
     reply: str, applied: bool, base: Path, java_properties: JavaPropertiesOracle
 ) -> None:
-    args = ["apply", "--method", "ec2", "--system", "--rdeck-base", str(base)]
+    args = apply_args(base, "ec2")
     before = tree(base)
     controller, terminal = pty.openpty()
     try:
@@ -484,9 +499,8 @@ def test_on_a_terminal_apply_asks_first(
     assert "Apply these changes? [y/N]" in run.stdout
     if applied:
         assert "Done:" in run.stdout
-        assert java_properties(base / "etc" / "framework.properties")[
-            "aws.credentialProvider"
-        ] == "instance"
+        loaded = java_properties(base / "etc" / "framework.properties")
+        assert loaded["aws.credentialProvider"] == "instance"
     else:
         assert "Cancelled: nothing changed." in run.stdout
         assert tree(base) == before
@@ -514,16 +528,17 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(no_color: bool, base:
     controller, terminal = pty.openpty()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tui", "apply", "--method", "ec2", "--system",
-             "--rdeck-base", str(base), "--dry-run"],
-            stdin=subprocess.DEVNULL, stdout=terminal, stderr=subprocess.PIPE, env=env, cwd=REPO,
+            [sys.executable, "-m", "tui", *apply_args(base, "ec2", "--dry-run")],
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=REPO,
         )
         os.close(terminal)
         terminal = -1
         shown = read_terminal(controller)
         assert process.wait(timeout=RUN_TIMEOUT) == 0
-        assert process.stderr is not None
-        process.stderr.close()
     finally:
         os.close(controller)
         if terminal >= 0:
@@ -533,19 +548,16 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(no_color: bool, base:
     assert ("\x1b[" in shown) is not no_color
 
 
-# --- the secret: where it may come from, and where it must never be ---------------------
+# --- the secret: where it may come from, and where it must never be -----------------------
 
 
-def test_secret_from_a_private_file(
-    base: Path, tmp_path: Path, keystore: KeyStore
-) -> None:
+def test_secret_from_a_private_file(base: Path, tmp_path: Path, keystore: KeyStore) -> None:
     secret_file = tmp_path / "aws-secret"
     secret_file.write_text(SECRET + "\n")
     secret_file.chmod(0o600)
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--secret-file", str(secret_file), "--yes")
+    run = cli(*apply_args(base, "access-key", "--secret-file", str(secret_file), "--yes"))
     assert run.code == 0, run.output
-    assert keystore.get("keys/aws/secret-key") == Secret(SECRET)
+    assert keystore.get(DEFAULT_SYSTEM_KEY_PATH) == Secret(SECRET)
 
 
 def test_secret_file_readable_by_others_is_refused(
@@ -555,8 +567,7 @@ def test_secret_file_readable_by_others_is_refused(
     secret_file.write_text(SECRET)
     secret_file.chmod(0o644)
     before = tree(base)
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--secret-file", str(secret_file), "--yes")
+    run = cli(*apply_args(base, "access-key", "--secret-file", str(secret_file), "--yes"))
     assert run.code == 2
     assert "readable by group or others (mode 644)" in run.stderr
     assert f"chmod 600 {secret_file}" in run.stderr
@@ -571,8 +582,7 @@ def test_secret_from_an_inherited_descriptor(base: Path, keystore: KeyStore) -> 
         os.write(writer, SECRET.encode())
         os.close(writer)
         writer = -1
-        args = ["apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-                "--rdeck-base", str(base), "--secret-file", f"/dev/fd/{reader}", "--yes"]
+        args = apply_args(base, "access-key", "--secret-file", f"/dev/fd/{reader}", "--yes")
         process = popen_cli(*args, stdin=subprocess.DEVNULL, pass_fds=(reader,))
         run = collect(process, args)
     finally:
@@ -580,9 +590,11 @@ def test_secret_from_an_inherited_descriptor(base: Path, keystore: KeyStore) -> 
         if writer >= 0:
             os.close(writer)
     assert run.code == 0, run.output
-    assert keystore.get("keys/aws/secret-key") == Secret(SECRET)
+    assert keystore.get(DEFAULT_SYSTEM_KEY_PATH) == Secret(SECRET)
 
 
+# Runs ``main`` as ``python -m tui`` would, then asks a grandchild whether it inherited the
+# variable; names only are printed, never values.
 GRANDCHILD_PROBE = """\
 import os, subprocess, sys
 from tui.cli import main
@@ -599,20 +611,18 @@ raise SystemExit(code)
 def test_secret_from_the_environment_is_not_passed_on(base: Path, keystore: KeyStore) -> None:
     """The variable is taken out of the process's environment, so no child inherits it."""
     env = {**os.environ, "PA_AWS_SECRET_ACCESS_KEY": SECRET}
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--yes", env=env,
-              program=[sys.executable, "-c", GRANDCHILD_PROBE])
+    program = [sys.executable, "-c", GRANDCHILD_PROBE]
+    run = cli(*apply_args(base, "access-key", "--yes"), env=env, program=program)
     assert run.code == 0, run.output
     assert "own environment: clean" in run.stderr
     assert "grandchild environment: clean" in run.stderr
-    assert keystore.get("keys/aws/secret-key") == Secret(SECRET)
+    assert keystore.get(DEFAULT_SYSTEM_KEY_PATH) == Secret(SECRET)
 
 
 def test_secret_is_not_in_the_command_line_of_a_running_apply(
     base: Path, keystore: KeyStore
 ) -> None:
-    args = ["apply", "--method", "access-key", "--project", "ops", "--access-key-id", KEY_ID,
-            "--rdeck-base", str(base), "--secret-stdin", "--yes", "--json"]
+    args = apply_args(base, "access-key", "--secret-stdin", "--yes", "--json", project="ops")
     process = popen_cli(*args, stdin=subprocess.PIPE)
     try:
         wait_until(lambda: blocked_reading_stdin(process.pid), "apply to read its stdin")
@@ -627,6 +637,7 @@ def test_secret_is_not_in_the_command_line_of_a_running_apply(
     assert SECRET.encode() not in environment_seen
     run = collect(process, args, input=SECRET)
     assert run.code == 0, run.output
+    assert run.json()["changed"] is True
     assert keystore.get("keys/project/ops/aws/secret-key") == Secret(SECRET)
 
 
@@ -643,9 +654,8 @@ def test_a_malformed_secret_is_refused_without_echoing_it(
     given: str, message: str, base: Path, keyring_session: SecretServiceSession
 ) -> None:
     before = tree(base)
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--secret-stdin", "--yes", "--json", input=given,
-              hidden=[SECRET[:-1]])
+    args = apply_args(base, "access-key", "--secret-stdin", "--yes", "--json")
+    run = cli(*args, input=given, hidden=[SECRET[:-1]])
     assert run.code == 2
     assert message in run.json()["error"]
     assert tree(base) == before
@@ -656,11 +666,29 @@ def test_no_secret_anywhere_is_a_usage_error(
     base: Path, keyring_session: SecretServiceSession
 ) -> None:
     before = tree(base)
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--yes")
+    run = cli(*apply_args(base, "access-key", "--yes"))
     assert run.code == 2
-    assert "No secret given and none stored at keys/aws/secret-key" in run.stderr
+    assert f"No secret given and none stored at {DEFAULT_SYSTEM_KEY_PATH}" in run.stderr
     assert tree(base) == before
+
+
+@pytest.mark.xfail(strict=True, reason="validators and the database-project message echo it")
+@pytest.mark.parametrize(
+    "misplaced",
+    [
+        ["--project", SECRET],
+        ["--project", SECRET.replace("/", "x")],
+        ["--system", "--region", SECRET],
+    ],
+    ids=["project-with-slash", "project-name-shaped", "region"],
+)
+def test_a_secret_pasted_into_another_option_is_not_echoed(
+    misplaced: list[str], base: Path
+) -> None:
+    """A secret typed into the wrong option is already in ``ps``; it must not reach logs too."""
+    hidden = [SECRET, SECRET.replace("/", "x")]
+    run = cli("apply", "--method", "ec2", *misplaced, "--rdeck-base", str(base), hidden=hidden)
+    assert run.code == 2
 
 
 # --- usage errors (exit 2) -------------------------------------------------------------------
@@ -696,8 +724,16 @@ USAGE_ERRORS = {
         "without the leading '/'",
     ),
     "key-path-other-project": (
-        ["--method", "access-key", "--project", "ops", "--access-key-id", KEY_ID,
-         "--key-path", "keys/project/web/aws/key"],
+        [
+            "--method",
+            "access-key",
+            "--project",
+            "ops",
+            "--access-key-id",
+            KEY_ID,
+            "--key-path",
+            "keys/project/web/aws/key",
+        ],
         "must be stored under keys/project/ops/",
     ),
     "both-scopes": (
@@ -708,14 +744,17 @@ USAGE_ERRORS = {
         ["--method", "ec2", "--system", "--secret-stdin", "--secret-file", "x"],
         "not allowed with argument --secret-stdin",
     ),
-    "unknown-flag": (["--method", "ec2", "--system", "--frobnicate"],
-                     "unrecognized arguments: --frobnicate"),
+    "unknown-flag": (
+        ["--method", "ec2", "--system", "--frobnicate"],
+        "unrecognized arguments: --frobnicate",
+    ),
     "secret-option": (
         ["--method", "access-key", "--system", "--secret", SECRET],
         "--secret is refused: a secret on the command line is visible to every user in `ps`",
     ),
     "secret-option-equals": (
-        ["--method", "access-key", "--system", f"--secret={SECRET}"], "--secret is refused"
+        ["--method", "access-key", "--system", f"--secret={SECRET}"],
+        "--secret is refused",
     ),
     "aws-secret-option": (
         ["--method", "access-key", "--system", "--aws-secret-access-key", SECRET],
@@ -739,14 +778,14 @@ def test_usage_errors_exit_2_with_a_clear_message_and_change_nothing(
     assert stored_items(keyring_session) == 0
 
 
-def test_secret_option_refusal_says_what_to_use_instead(base: Path) -> None:
+def test_secret_option_refusal_says_what_to_use_instead() -> None:
     run = cli("apply", "--method", "access-key", "--system", "--secret", SECRET, "--json")
     assert run.code == 2
     for remedy in ("--secret-stdin", "--secret-file FILE", "PA_AWS_SECRET_ACCESS_KEY"):
         assert remedy in run.stderr
 
 
-# --- verification (exit 3) ----------------------------------------------------------------
+# --- verification (exit 3) -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -770,24 +809,30 @@ def iam_key(aws_env: MotoServer) -> IamKey:
 def test_verify_with_sts_then_write(
     base: Path, iam_key: IamKey, keystore: KeyStore, java_properties: JavaPropertiesOracle
 ) -> None:
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id",
-              iam_key.access_key_id, "--rdeck-base", str(base), "--secret-stdin", "--verify",
-              "--yes", "--json", input=iam_key.secret, hidden=[iam_key.secret])
+    args = apply_args(
+        base, "access-key", "--secret-stdin", "--verify", "--yes", key_id=iam_key.access_key_id
+    )
+    run = cli(*args, "--json", input=iam_key.secret, hidden=[iam_key.secret])
     assert run.code == 0, run.output
     assert run.json()["identity"]["arn"] == iam_key.user_arn
     loaded = java_properties(base / "etc" / "framework.properties")
     assert loaded["aws.access_key"] == iam_key.access_key_id
-    assert keystore.get("keys/aws/secret-key") == Secret(iam_key.secret)
+    assert keystore.get(DEFAULT_SYSTEM_KEY_PATH) == Secret(iam_key.secret)
+    plain = cli(*args, input=iam_key.secret, hidden=[iam_key.secret])
+    assert plain.code == 0, plain.output
+    assert plain.stdout.splitlines()[-1] == "No changes: already set up."
 
 
 def test_verify_prints_who_aws_says_the_key_belongs_to(
     base: Path, iam_key: IamKey, keyring_session: SecretServiceSession
 ) -> None:
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id",
-              iam_key.access_key_id, "--rdeck-base", str(base), "--secret-stdin", "--verify",
-              "--yes", input=iam_key.secret, hidden=[iam_key.secret])
+    args = apply_args(
+        base, "access-key", "--secret-stdin", "--verify", "--yes", key_id=iam_key.access_key_id
+    )
+    run = cli(*args, input=iam_key.secret, hidden=[iam_key.secret])
     assert run.code == 0, run.output
     assert f"Verified with AWS STS: {iam_key.user_arn}" in run.stdout
+    assert stored_items(keyring_session) == 1
 
 
 def sts_env(url: str) -> dict[str, str]:
@@ -798,9 +843,8 @@ def test_verify_against_an_unreachable_sts_exits_3_and_writes_nothing(
     base: Path, closed_port: LoopbackPort, keyring_session: SecretServiceSession
 ) -> None:
     before = tree(base)
-    run = cli("apply", "--method", "access-key", "--project", "ops", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--secret-stdin", "--verify", "--yes", "--json",
-              input=SECRET, env=sts_env(closed_port.url))
+    args = apply_args(base, "access-key", "--secret-stdin", "--verify", "--yes", project="ops")
+    run = cli(*args, "--json", input=SECRET, env=sts_env(closed_port.url))
     assert run.code == 3, run.output
     error = run.json()["error"]
     assert error.startswith("Verification failed, nothing was written: Could not reach AWS")
@@ -817,9 +861,8 @@ def test_a_key_refused_by_sts_exits_3_and_writes_nothing(
     sts = loopback_http()
     sts.route("POST", "/", STS_REFUSAL, status=403)
     before = tree(base)
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--secret-stdin", "--verify", "--yes",
-              input=SECRET, env=sts_env(sts.url))
+    args = apply_args(base, "access-key", "--secret-stdin", "--verify", "--yes")
+    run = cli(*args, input=SECRET, env=sts_env(sts.url))
     assert run.code == 3, run.output
     assert "AWS refused GetCallerIdentity: InvalidClientTokenId" in run.stderr
     assert sts.paths_requested() == ["/"]
@@ -832,30 +875,32 @@ def test_dry_run_with_verify_checks_the_key_and_changes_nothing(
 ) -> None:
     """Verification is off in a dry run unless asked for; asked for, it must happen."""
     before = tree(base)
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--secret-stdin", "--verify", "--dry-run",
-              input=SECRET, env=sts_env(closed_port.url))
-    assert run.code == 3, run.output
-    assert "Could not reach AWS" in run.stderr
+    args = apply_args(base, "access-key", "--secret-stdin", "--dry-run")
+    unverified = cli(*args, input=SECRET, env=sts_env(closed_port.url))
+    assert unverified.code == 0, unverified.output
+    verified = cli(*args, "--verify", input=SECRET, env=sts_env(closed_port.url))
+    assert verified.code == 3, verified.output
+    assert "Could not reach AWS" in verified.stderr
     assert tree(base) == before
+    assert stored_items(keyring_session) == 0
 
 
-# --- keyring (exit 4) ---------------------------------------------------------------------
+# --- keyring (exit 4) ------------------------------------------------------------------------
 
 
 def test_no_session_bus_exits_4_and_changes_nothing(base: Path, no_session_bus: object) -> None:
     before = tree(base)
-    run = cli("apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--secret-stdin", "--yes", "--json", input=SECRET)
+    args = apply_args(base, "access-key", "--secret-stdin", "--yes", "--json")
+    run = cli(*args, input=SECRET)
     assert run.code == 4, run.output
-    assert "gnome-keyring" in run.json()["error"].lower()
+    assert "gnome-keyring-daemon --unlock" in run.json()["error"]
     assert tree(base) == before
 
 
 def test_roles_need_no_keyring(
     base: Path, no_session_bus: object, java_properties: JavaPropertiesOracle
 ) -> None:
-    run = cli("apply", "--method", "ecs", "--system", "--rdeck-base", str(base), "--yes")
+    run = cli(*apply_args(base, "ecs", "--yes"))
     assert run.code == 0, run.output
     loaded = java_properties(base / "etc" / "framework.properties")
     assert loaded["aws.credentialProvider"] == "container"
@@ -865,57 +910,53 @@ def test_locked_keyring_exits_4_and_changes_nothing(
     base: Path, locked_keyring: SecretServiceSession
 ) -> None:
     before = tree(base)
-    run = cli("apply", "--method", "access-key", "--project", "ops", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--secret-stdin", "--yes", input=SECRET)
+    run = cli(
+        *apply_args(base, "access-key", "--secret-stdin", "--yes", project="ops"), input=SECRET
+    )
     assert run.code == 4, run.output
     assert "is locked" in run.stderr
     assert "Everything was rolled back." in run.stderr
-    after = tree(base)
-    after.pop(f"projects/ops/etc/{LOCK_NAME}", None)
-    assert after == before
+    assert tree(base) == before
     assert locked_keyring.is_locked()
     locked_keyring.unlock()
     assert stored_items(locked_keyring) == 0
 
 
-# --- configuration (exit 5) -------------------------------------------------------------------
+# --- configuration (exit 5) ------------------------------------------------------------------
 
 
 def test_binary_framework_properties_exits_5(base: Path) -> None:
     framework = base / "etc" / "framework.properties"
     framework.write_bytes(b"framework.server.name=x\n\x00\x01\x02binary")
     before = tree(base)
-    run = cli("apply", "--method", "ec2", "--system", "--rdeck-base", str(base), "--yes")
+    run = cli(*apply_args(base, "ec2", "--yes"))
     assert run.code == 5, run.output
     assert "looks binary (it contains NUL bytes)" in run.stderr
     assert tree(base) == before
 
 
 def test_missing_install_folder_exits_5(tmp_path: Path) -> None:
-    run = cli("apply", "--method", "ec2", "--system", "--rdeck-base", str(tmp_path / "nope"),
-              "--yes", "--json")
+    run = cli(*apply_args(tmp_path / "nowhere", "ec2", "--yes", "--json"))
     assert run.code == 5
-    assert "The Rundeck base folder" in run.json()["error"]
-    assert not (tmp_path / "nope").exists()
+    assert f"The Rundeck base folder {tmp_path / 'nowhere'} does not exist" in run.json()["error"]
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_folder_without_framework_properties_exits_5(tmp_path: Path) -> None:
-    run = cli("apply", "--method", "ec2", "--system", "--rdeck-base", str(tmp_path), "--yes")
+    run = cli(*apply_args(tmp_path, "ec2", "--yes"))
     assert run.code == 5
-    assert "is " + str(tmp_path) + " a Rundeck base folder" in run.stderr
+    assert f"is {tmp_path} a Rundeck base folder" in run.stderr
     assert list(tmp_path.iterdir()) == []
 
 
-def test_properties_java_refuses_exits_5(
-    base: Path, java_properties: JavaPropertiesOracle
-) -> None:
+def test_properties_java_refuses_exits_5(base: Path, java_properties: JavaPropertiesOracle) -> None:
     target = target_of(base, "ops")
     with target.open("ab") as handle:
         handle.write(b"broken=\\uZZZZ\n")
     with pytest.raises(JavaLoadError):
         java_properties(target)
     before = tree(base)
-    run = cli("apply", "--method", "ec2", "--project", "ops", "--rdeck-base", str(base), "--yes")
+    run = cli(*apply_args(base, "ec2", "--yes", project="ops"))
     assert run.code == 5, run.output
     assert "malformed \\uXXXX escape" in run.stderr
     assert tree(base) == before
@@ -923,46 +964,46 @@ def test_properties_java_refuses_exits_5(
 
 def test_symlink_out_of_the_install_exits_5(base: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere.properties"
-    outside.write_bytes(b"secret.stuff=1\n")
+    outside.write_bytes(b"unrelated.setting=1\n")
     target = target_of(base, "ops")
     target.unlink()
     target.symlink_to(outside)
     before = tree(base), outside.read_bytes()
-    run = cli("apply", "--method", "ec2", "--project", "ops", "--rdeck-base", str(base), "--yes")
+    run = cli(*apply_args(base, "ec2", "--yes", project="ops"))
     assert run.code == 5, run.output
     assert f"is a symbolic link to {outside}, outside the Rundeck install" in run.stderr
     assert (tree(base), outside.read_bytes()) == before
 
 
-def read_only_command(folder: Path) -> list[str]:
-    """A prefix that runs a command with ``folder`` mounted read-only (root ignores modes)."""
-    if os.geteuid() != 0:
-        return []
+def read_only_mount(folder: Path) -> list[str]:
+    """A command prefix that mounts ``folder`` read-only for one command, in its own namespace.
+
+    Root ignores file modes, so for root only a read-only mount makes a folder unwritable.
+    """
     if shutil.which("unshare") is None:
         pytest.skip("root ignores file modes, and unshare (util-linux) is not installed")
     probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip("root ignores file modes, and this sandbox refuses mount namespaces")
     script = 'mount --bind -o ro "$0" "$0" && exec "$@"'
-    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script,
-            str(folder)]
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, str(folder)]
 
 
-def test_read_only_configuration_exits_5(base: Path) -> None:
+def test_unwritable_configuration_exits_5(base: Path) -> None:
     """A genuinely unwritable etc folder: a read-only bind mount for root, modes otherwise."""
     etc = base / "etc"
-    command = read_only_command(etc)
-    if not command:
-        (etc / "framework.properties").chmod(0o444)
+    as_root = os.geteuid() == 0
+    prefix = read_only_mount(etc) if as_root else []
+    if not as_root:
         etc.chmod(0o555)
     before = tree(base)
     try:
-        run = cli("apply", "--method", "ec2", "--system", "--rdeck-base", str(base), "--yes",
-                  prefix=command)
+        run = cli(*apply_args(base, "ec2", "--yes"), prefix=prefix)
     finally:
         etc.chmod(0o755)
     assert run.code == 5, run.output
-    assert "read-only" in run.stderr and "nothing was changed" in run.stderr
+    assert f"Cannot create the lock file {etc / LOCK_NAME}" in run.stderr
+    assert ("Read-only file system" if as_root else "Permission denied") in run.stderr
     assert tree(base) == before
 
 
@@ -973,19 +1014,21 @@ def test_a_failed_write_rolls_back_file_and_keyring(
     target = target_of(base, "ops")
     before_bytes = target.read_bytes()
     (target.parent / "aws-setup.toml").mkdir()
-    run = cli("apply", "--method", "access-key", "--project", "ops", "--access-key-id", KEY_ID,
-              "--rdeck-base", str(base), "--secret-stdin", "--yes", input=SECRET)
+    run = cli(
+        *apply_args(base, "access-key", "--secret-stdin", "--yes", project="ops"), input=SECRET
+    )
     assert run.code == 5, run.output
     assert "aws-setup.toml is not a regular file." in run.stderr
     assert "Everything was rolled back." in run.stderr
     assert target.read_bytes() == before_bytes
     assert sorted(p.name for p in target.parent.iterdir()) == [
-        LOCK_NAME, "aws-setup.toml", "project.properties"
+        "aws-setup.toml",
+        "project.properties",
     ]
     assert stored_items(keyring_session) == 0
 
 
-# --- databases, idempotency, concurrency ---------------------------------------------------
+# --- database projects, idempotency, concurrency ---------------------------------------------
 
 
 @pytest.mark.parametrize("method", ["ec2", "access-key"])
@@ -998,19 +1041,18 @@ def test_database_project_gets_lines_to_paste(
 ) -> None:
     paste_file = tmp_path / "paste.properties"
     before = tree(base)
-    extra = ["--access-key-id", KEY_ID] if method == "access-key" else []
-    run = cli("apply", "--method", method, "--project", "billing", *extra, "--region", REGION,
-              "--rdeck-base", str(base), "--paste-file", str(paste_file), "--yes", "--json")
+    extra = ["--region", REGION, "--paste-file", str(paste_file), "--yes", "--json"]
+    run = cli(*apply_args(base, method, *extra, project="billing"))
     assert run.code == 0, run.output
     document = run.json()
-    assert document["changed"] is False and document["database_project"] is True
+    assert (document["changed"], document["database_project"]) == (False, True)
     assert "Edit Configuration File" in document["message"]
     assert document["paste_lines"] == paste_file.read_text()
     expected = {"project.aws.region": REGION}
     if method == "access-key":
-        expected |= {"project.aws.access_key": KEY_ID,
-                     "project.aws.secret_key_path": "keys/project/billing/aws/secret-key"}
-        assert "keys/project/billing/aws/secret-key" in document["message"]
+        key_path = "keys/project/billing/aws/secret-key"
+        expected |= {"project.aws.access_key": KEY_ID, "project.aws.secret_key_path": key_path}
+        assert key_path in document["message"]
     else:
         expected["project.aws.credentialProvider"] = "instance"
     assert java_properties(paste_file) == expected
@@ -1022,50 +1064,44 @@ def test_database_project_gets_lines_to_paste(
 def test_applying_twice_changes_nothing_the_second_time(
     method: str, base: Path, keyring_session: SecretServiceSession
 ) -> None:
-    extra = ["--access-key-id", KEY_ID, "--secret-stdin"] if method == "access-key" else []
-    args = ["apply", "--method", method, "--project", "ops", "--region", REGION, *extra,
-            "--rdeck-base", str(base), "--yes"]
+    extra = ["--secret-stdin"] if method == "access-key" else []
+    args = apply_args(base, method, "--region", REGION, *extra, "--yes", project="ops")
     secret = SECRET if method == "access-key" else None
     first = cli(*args, input=secret)
     assert first.code == 0 and "Done:" in first.stdout, first.output
     after_first = tree(base)
-    backups = [p for p in base.rglob("*.bak-*")]
-    assert len(backups) == 1
+    assert len(list(base.rglob("*.bak-*"))) == 1
     second = cli(*args, "--json", input=secret)
     assert second.code == 0, second.output
     document = second.json()
-    assert document["changed"] is False
+    assert (document["changed"], document["diff"]) == (False, "")
     assert document["message"] == "No changes: already set up."
-    assert document["diff"] == ""
     assert tree(base) == after_first
     third = cli(*args, input=secret)
-    assert third.stdout.strip() == "No changes: already set up."
+    assert third.stdout.splitlines()[-1] == "No changes: already set up."
+    assert "---" not in third.stdout
     assert tree(base) == after_first
     assert stored_items(keyring_session) == (1 if method == "access-key" else 0)
 
 
-def test_a_new_secret_alone_replaces_the_keyring_item(
-    base: Path, keystore: KeyStore
-) -> None:
-    args = ["apply", "--method", "access-key", "--system", "--access-key-id", KEY_ID,
-            "--rdeck-base", str(base), "--secret-stdin", "--yes"]
+def test_a_new_secret_alone_replaces_the_keyring_item(base: Path, keystore: KeyStore) -> None:
+    args = apply_args(base, "access-key", "--secret-stdin", "--yes")
     assert cli(*args, input=SECRET).code == 0
     framework = base / "etc" / "framework.properties"
     written = framework.read_bytes()
     run = cli(*args, input=OTHER_SECRET)
     assert run.code == 0, run.output
     assert "keyring: replace the secret" in run.stdout
-    assert keystore.get("keys/aws/secret-key") == Secret(OTHER_SECRET)
+    assert keystore.get(DEFAULT_SYSTEM_KEY_PATH) == Secret(OTHER_SECRET)
     assert framework.read_bytes() == written
 
 
 def test_apply_waits_for_the_lock_then_fails_clearly(base: Path) -> None:
     etc = base / "etc"
     before = (etc / "framework.properties").read_bytes()
-    args = ["apply", "--method", "ec2", "--system", "--rdeck-base", str(base), "--yes"]
+    args = apply_args(base, "ec2", "--yes")
     with install_lock(etc, wait_seconds=0):
-        process = popen_cli(*args, stdin=subprocess.DEVNULL)
-        run = collect(process, args)
+        run = collect(popen_cli(*args, stdin=subprocess.DEVNULL), args)
     assert run.code == 5, run.output
     assert f"Another pa-aws-setup run holds {etc / LOCK_NAME}" in run.stderr
     assert (etc / "framework.properties").read_bytes() == before
@@ -1076,10 +1112,10 @@ def test_apply_waits_for_the_lock_then_writes(
 ) -> None:
     etc = base / "etc"
     before = (etc / "framework.properties").read_bytes()
-    args = ["apply", "--method", "ec2", "--system", "--rdeck-base", str(base), "--yes"]
+    args = apply_args(base, "ec2", "--yes")
     with install_lock(etc, wait_seconds=0):
         process = popen_cli(*args, stdin=subprocess.DEVNULL)
-        wait_until(lambda: holds_open(process.pid, etc / LOCK_NAME), "apply to reach the lock")
+        wait_until(lambda: waiting_for_the_lock(process.pid), "apply to wait for the lock")
         assert process.poll() is None
         assert (etc / "framework.properties").read_bytes() == before
     run = collect(process, args)
@@ -1095,33 +1131,31 @@ def test_two_concurrent_applies_cannot_interleave(
     runs: dict[str, tuple[list[str], subprocess.Popen[str]]] = {}
     with install_lock(etc, wait_seconds=0):
         for method in ("ec2", "ecs"):
-            args = ["apply", "--method", method, "--system", "--rdeck-base", str(base), "--yes"]
+            args = apply_args(base, method, "--yes")
             runs[method] = (args, popen_cli(*args, stdin=subprocess.DEVNULL))
         for _, process in runs.values():
-            wait_until(lambda p=process: holds_open(p.pid, etc / LOCK_NAME),  # type: ignore[misc]
-                       "both applies to reach the lock")
+            pid = process.pid
+            wait_until(lambda pid=pid: waiting_for_the_lock(pid), "both applies to wait")  # type: ignore[misc]
     results = {method: collect(process, args) for method, (args, process) in runs.items()}
-    codes = sorted(run.code for run in results.values())
-    assert codes == [0, 5], {m: r.output for m, r in results.items()}
-    (winner,) = [m for m, r in results.items() if r.code == 0]
-    (loser,) = [r for r in results.values() if r.code == 5]
+    assert sorted(run.code for run in results.values()) == [0, 5], results
+    (winner,) = [method for method, run in results.items() if run.code == 0]
+    (loser,) = [run for run in results.values() if run.code == 5]
     assert "changed since the review; nothing was written" in loser.stderr
     framework = etc / "framework.properties"
     provider = {"ec2": "instance", "ecs": "container"}[winner]
     assert java_properties(framework)["aws.credentialProvider"] == provider
     assert framework.read_bytes().count(b"aws.credentialProvider=") == 1
-    record = tomllib.loads((etc / "aws-setup.toml").read_text())
-    assert record["method"] == winner
+    assert record_of(framework)["method"] == winner
     assert len(list(etc.glob("framework.properties.bak-*"))) == 1
 
 
 def test_a_change_made_while_waiting_is_not_overwritten(base: Path) -> None:
     etc = base / "etc"
     framework = etc / "framework.properties"
-    args = ["apply", "--method", "ec2", "--system", "--rdeck-base", str(base), "--yes", "--json"]
+    args = apply_args(base, "ec2", "--yes", "--json")
     with install_lock(etc, wait_seconds=0):
         process = popen_cli(*args, stdin=subprocess.DEVNULL)
-        wait_until(lambda: holds_open(process.pid, etc / LOCK_NAME), "apply to reach the lock")
+        wait_until(lambda: waiting_for_the_lock(process.pid), "apply to wait for the lock")
         hand_edit = framework.read_bytes() + b"aws.credentialProvider=container\n"
         atomic_write(framework, hand_edit, backup=False)
     run = collect(process, args)

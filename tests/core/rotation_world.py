@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.fixtures.aws import MotoServer
@@ -103,15 +104,23 @@ class IamWorld:
     admin_secret: str
     user: str = USER
     user_arn: str = ""
+    # Making a boto3 client costs ~0.1 s; the checks below make many with the same keys.
+    _clients: dict[tuple[str, str, str], Any] = field(default_factory=dict, repr=False)
+
+    def _client(self, service: str, access_key_id: str, secret: str) -> Any:
+        cached = (service, access_key_id, secret)
+        if cached not in self._clients:
+            self._clients[cached] = boto3.client(
+                service,
+                endpoint_url=self.moto.url,
+                aws_access_key_id=access_key_id,
+                aws_secret_access_key=secret,
+                region_name=REGION,
+            )
+        return self._clients[cached]
 
     def admin(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.moto.url,
-            aws_access_key_id=self.admin_id,
-            aws_secret_access_key=self.admin_secret,
-            region_name=REGION,
-        )
+        return self._client(service, self.admin_id, self.admin_secret)
 
     def keys(self) -> dict[str, str]:
         """The user's access keys and their status, as IAM lists them."""
@@ -137,9 +146,8 @@ class IamWorld:
         if secret is None:
             return False
         try:
-            arn = aws.client(
-                "sts", access_key_id=access_key_id, secret=secret, region=REGION
-            ).get_caller_identity()["Arn"]
+            sts = self._client("sts", access_key_id, secret.reveal())
+            arn = sts.get_caller_identity()["Arn"]
         except ClientError:
             return False
         return bool(arn == self.user_arn)
@@ -314,12 +322,28 @@ class FailingClients:
     """A client factory over the real moto clients that fails chosen calls, like AWS refusing.
 
     ``fail[method]`` decides per call: given the access key id the client was made with,
-    return an error code to raise, or None to let the real call through.
+    return an error code to raise, or None to let the real call through. The clients are
+    made as tui.core.aws.client makes them, from one shared boto3 session (25 times faster).
     """
 
     def __init__(self) -> None:
         self.fail: dict[str, Callable[[str], str | None]] = {}
         self.calls: list[tuple[str, str]] = []
+        self._session = boto3.session.Session()
+        self._config = Config(
+            connect_timeout=aws.CONNECT_TIMEOUT,
+            read_timeout=aws.READ_TIMEOUT,
+            retries={"max_attempts": 1, "mode": "standard"},
+        )
+
+    def client(self, service: str, access_key_id: str, secret: Secret, region: str | None) -> Any:
+        return self._session.client(
+            service,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret.reveal(),
+            region_name=region or REGION,
+            config=self._config,
+        )
 
     def refuse(
         self,
@@ -342,8 +366,11 @@ class FailingClients:
 
         self.fail[method] = decide
 
-    def __call__(self, service: str, **credentials: Any) -> Any:
-        return _Wrapped(aws.client(service, **credentials), self, credentials["access_key_id"])
+    def __call__(
+        self, service: str, *, access_key_id: str, secret: Secret, region: str | None = None
+    ) -> Any:
+        client = self.client(service, access_key_id, secret, region)
+        return _Wrapped(client, self, access_key_id)
 
 
 class _Wrapped:

@@ -149,6 +149,9 @@ def _apply(options: argparse.Namespace) -> int:
     if not plan.changes_anything:
         return _finish(options, summary, changed=False, message="No changes: already set up.")
     if options.dry_run:
+        # Verification is off in a dry run unless asked for; asked for, it must happen.
+        if options.verify:
+            _verify(options, answers, secret, summary)
         return _finish(options, summary, changed=False, message="Dry run: nothing was changed.",
                        dry_run=True)
     if not options.yes:
@@ -160,20 +163,8 @@ def _apply(options: argparse.Namespace) -> int:
         reply = input("Apply these changes? [y/N] ").strip().lower()
         if reply not in ("y", "yes"):
             return _finish(options, summary, changed=False, message="Cancelled: nothing changed.")
-    if options.verify and answers.method is Method.ACCESS_KEY and secret is not None:
-        from tui.core.aws import AwsError, caller_identity
-
-        try:
-            identity = caller_identity(
-                access_key_id=answers.access_key_id, secret=secret, region=answers.region
-            )
-        except AwsError as problem:
-            raise CommandError(
-                f"Verification failed, nothing was written: {problem}", EXIT_VERIFY
-            ) from None
-        summary["identity"] = {"account": identity.account, "arn": identity.arn}
-        if not options.json:
-            print(f"Verified with AWS STS: {identity.arn}")
+    if options.verify:
+        _verify(options, answers, secret, summary)
     try:
         result = apply_setup(
             plan,
@@ -193,6 +184,27 @@ def _apply(options: argparse.Namespace) -> int:
         code = EXIT_KEYRING if keyring_failed or _is_keyring_error(result.error) else EXIT_CONFIG
         raise CommandError(f"{result.error} Everything was rolled back.", code)
     return _finish(options, summary, changed=True, message=_done_message(plan, result.backup))
+
+
+def _verify(
+    options: argparse.Namespace, answers: Answers, secret: Secret | None, summary: dict[str, Any]
+) -> None:
+    """Check the access key with STS GetCallerIdentity; a failure ends the run with exit 3."""
+    if answers.method is not Method.ACCESS_KEY or secret is None:
+        return
+    from tui.core.aws import AwsError, caller_identity
+
+    try:
+        identity = caller_identity(
+            access_key_id=answers.access_key_id, secret=secret, region=answers.region
+        )
+    except AwsError as problem:
+        raise CommandError(
+            f"Verification failed, nothing was written: {problem}", EXIT_VERIFY
+        ) from None
+    summary["identity"] = {"account": identity.account, "arn": identity.arn}
+    if not options.json:
+        print(f"Verified with AWS STS: {identity.arn}")
 
 
 def _is_keyring_error(message: str | None) -> bool:

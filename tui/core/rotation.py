@@ -33,7 +33,7 @@ from tui.core.record import (
 )
 from tui.core.rundeck import RundeckError, RundeckInstall, read_aws_settings, setting_key
 from tui.core.secret import Secret
-from tui.core.status import REJECTED_KEY_CODES, ClientFactory, identity_with, mask_access_key_id
+from tui.core.status import REJECTED_KEY_CODES, ClientFactory, identity_of, mask_access_key_id
 from tui.core.validate import ValidationError, validate_access_key_id
 from tui.core.writer import WriteError, atomic_write, install_lock, read_existing
 from tui.core.writer import restore as restore_file
@@ -291,6 +291,8 @@ class _Run:
         self.record: SetupRecord = target.record or self._fresh_record()
         self.iam_user: str | None = None
         self.changed = False
+        self.removed_spare: str | None = None
+        self.clients: dict[tuple[str, str, Secret], Any] = {}
 
     # --- reporting -----------------------------------------------------------------------
 
@@ -310,8 +312,11 @@ class _Run:
 
     def refuse(self, message: str, kind: ErrorKind) -> _Stop:
         self.step("check", "failed", message)
+        iam = "unchanged"
+        if self.removed_spare:
+            iam = f"the inactive key {self.removed_spare} was deleted; otherwise unchanged"
         self.result.state = FinalState(
-            iam="unchanged",
+            iam=iam,
             keyring=f"unchanged: {self.target.key_path} holds the secret of "
             f"{self.target.access_key_id}",
             files=f"unchanged: {self.target.properties_file}",
@@ -367,9 +372,13 @@ class _Run:
     # --- AWS -----------------------------------------------------------------------------
 
     def client(self, service: str, access_key_id: str, secret: Secret) -> Any:
-        return self.factory(
-            service, access_key_id=access_key_id, secret=secret, region=self.target.region
-        )
+        """One client per service and credentials for the whole run (making one costs ~0.1 s)."""
+        cached = (service, access_key_id, secret)
+        if cached not in self.clients:
+            self.clients[cached] = self.factory(
+                service, access_key_id=access_key_id, secret=secret, region=self.target.region
+            )
+        return self.clients[cached]
 
     def call(self, what: str, action: Callable[[], T]) -> T:
         try:
@@ -395,9 +404,11 @@ class _Run:
 
     def identify(self, access_key_id: str, secret: Secret, *, patient: bool) -> CallerIdentity:
         def ask() -> CallerIdentity:
-            return identity_with(self.factory, access_key_id, secret, self.target.region)
+            return identity_of(self.client("sts", access_key_id, secret).get_caller_identity())
 
-        return self.patiently("GetCallerIdentity", ask) if patient else self.call("STS", ask)
+        if patient:
+            return self.patiently("GetCallerIdentity", ask)
+        return self.call("GetCallerIdentity", ask)
 
     def list_keys(self, iam: Any, *, patient: bool = False) -> list[dict[str, Any]]:
         def ask() -> list[dict[str, Any]]:
@@ -793,6 +804,7 @@ def _make_room(run: _Run, old_iam: Any, old_id: str, confirm: ConfirmDelete | No
             raise run.refuse(
                 f"Could not delete the inactive key {spare.access_key_id}: {error}", "aws"
             ) from None
+        run.removed_spare = spare.access_key_id
         why = "left inactive by the previous rotation" if spare.ours else "with consent"
         run.step("key-limit", "done", f"deleted the inactive key {spare.access_key_id} ({why})")
         if record.previous_access_key_id == spare.access_key_id:
@@ -1028,9 +1040,17 @@ def inspect_interrupted(
         )
     elif configured == rotation.old_access_key_id:
         actions = ("rollback",)
+        why = f"Rundeck still uses the old key {configured}. " + (
+            "Rolling back keeps it; the pasted key is left as it is in IAM."
+            if rotation.phase in MANUAL_PHASES
+            else "The new key's secret was never stored, so the only safe way out is to "
+            "delete the new key."
+        )
+    elif configured != rotation.new_access_key_id:
+        actions = ()
         why = (
-            f"Rundeck still uses the old key {configured}. The new key's secret was never "
-            "stored, so the only safe way out is to delete the new key."
+            f"The file names {configured}, which is neither key of the rotation; it was "
+            "changed by hand. Check it, then clear the rotation by reconfiguring."
         )
     else:
         actions = ("finish", "rollback") if previous else ("finish",)
@@ -1117,6 +1137,13 @@ def _resume(run: _Run, action: ResumeAction | None, delete_old: bool) -> None:
     configured, secret, identity = observed
     run.iam_user = result.iam_user = identity.iam_user
     run.step("inspect", "done", f"Rundeck uses {configured} ({identity.arn})")
+    if configured not in (old_id, new_id):
+        raise run.refuse(
+            f"{target.properties_file} names {configured}, which is neither key of the "
+            "interrupted rotation: it was changed by hand. Nothing was changed in IAM; check "
+            "the file, then reconfigure.",
+            "config",
+        )
     if configured == old_id:
         if action == "finish":
             raise run.refuse(

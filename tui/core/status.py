@@ -48,9 +48,13 @@ def identity_with(
     """STS GetCallerIdentity with exactly these credentials; AwsError on any failure."""
     try:
         sts = factory("sts", access_key_id=access_key_id, secret=secret, region=region)
-        answer = sts.get_caller_identity()
+        return identity_of(sts.get_caller_identity())
     except Exception as error:  # every botocore failure becomes one AwsError
         raise aws.translate_error(error, "GetCallerIdentity") from None
+
+
+def identity_of(answer: dict[str, Any]) -> CallerIdentity:
+    """A CallerIdentity from STS GetCallerIdentity's answer."""
     return CallerIdentity(
         account=str(answer.get("Account", "")),
         arn=str(answer.get("Arn", "")),
@@ -261,7 +265,7 @@ def collect_status(
     for scope, project, path in targets:
         entry = EntryStatus(scope=scope, project=project, properties_file=path)
         try:
-            _inspect_entry(entry, keystores, factory, clock, max_age_days, ask_aws, detection)
+            _inspect_entry(entry, keystores, factory, clock, max_age_days, ask_aws)
         except Exception as error:  # one broken file must not hide the others
             entry.flag(
                 "error", f"{path}: could not be inspected ({type(error).__name__}).", "error"
@@ -269,7 +273,22 @@ def collect_status(
         if scope is Scope.SYSTEM or entry.configured or entry.record_present or entry.problems:
             status.entries.append(entry)
     _flag_conflicts(status)
+    if detection is not None:
+        add_detection(status, detection)
     return status
+
+
+def add_detection(status: InstallStatus, detection: Detection) -> None:
+    """Say for every role setup whether the role is still found where this runs."""
+    for entry in status.entries:
+        for method in entry.methods:
+            if method is not Method.ACCESS_KEY:
+                _inspect_role(entry, method, detection)
+
+
+def uses_roles(status: InstallStatus) -> bool:
+    """True when some setup relies on an EC2 or ECS role: only then is detection worth it."""
+    return any(m is not Method.ACCESS_KEY for entry in status.entries for m in entry.methods)
 
 
 def _inspect_entry(
@@ -279,7 +298,6 @@ def _inspect_entry(
     clock: Clock,
     max_age_days: int,
     ask_aws: bool,
-    detection: Detection | None,
 ) -> None:
     path = entry.properties_file
     try:
@@ -321,9 +339,6 @@ def _inspect_entry(
         )
     if Method.ACCESS_KEY in entry.methods:
         _inspect_access_key(entry, settings, keystores, factory, clock, max_age_days, ask_aws)
-    for method in entry.methods:
-        if method is not Method.ACCESS_KEY:
-            _inspect_role(entry, method, detection)
 
 
 def _read_entry_record(entry: EntryStatus) -> SetupRecord | None:
@@ -470,9 +485,7 @@ def _ask_iam(
     return found
 
 
-def _inspect_role(entry: EntryStatus, method: Method, detection: Detection | None) -> None:
-    if detection is None:
-        return
+def _inspect_role(entry: EntryStatus, method: Method, detection: Detection) -> None:
     if method is Method.EC2:
         detected = detection.ec2.detected and bool(detection.ec2.role_name)
         where = "no EC2 instance role was found (instance metadata)"
@@ -520,7 +533,10 @@ __all__ = [
     "IamKeyStatus",
     "InstallStatus",
     "Problem",
+    "add_detection",
     "collect_status",
+    "identity_of",
     "identity_with",
     "mask_access_key_id",
+    "uses_roles",
 ]

@@ -59,6 +59,7 @@ class DetailsScreen(WizardStep):
     def body(self) -> ComposeResult:
         method = self.state.method or Method.ACCESS_KEY
         yield Static(f"Details for {method.title}", classes="title")
+        yield Static("", id="errors")
         yield Label("Default region (type to filter)")
         yield Input(
             value=self.default_region(),
@@ -93,7 +94,6 @@ class DetailsScreen(WizardStep):
             with Horizontal(classes="buttons"):
                 yield Button("Verify with AWS", id="verify")
             yield Static("", id="verify-result")
-        yield Static("", id="errors")
 
     def actions(self) -> ComposeResult:
         yield Button("Next", id="next", variant="primary")

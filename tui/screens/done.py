@@ -43,7 +43,7 @@ class DoneScreen(WizardStep):
                 summary.append(f"{plan.keyring.path} (password, {plan.keyring.backend.name})\n")
         if result is not None and result.backup is not None:
             summary.append("Backup   ", style="bold")
-            summary.append(f"{result.backup}\n")
+            summary.append(f"{result.backup.name} (beside it)\n")
         summary.append("\nNext: ", style="bold")
         if answers.method is Method.ACCESS_KEY:
             summary.append(

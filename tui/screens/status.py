@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -21,53 +20,58 @@ if TYPE_CHECKING:
     from tui.core.status import EntryStatus, InstallStatus
 
 
-def describe_entry(entry: EntryStatus) -> Table:
-    """Two columns: what is configured, then each problem flagged."""
-    table = Table.grid(padding=(0, 1))
-    table.add_column(no_wrap=True, style="bold")
-    table.add_column(overflow="fold")
-    where = "System (framework.properties)" if entry.scope is Scope.SYSTEM else (
-        f"Project {entry.project}"
+def describe_entry(entry: EntryStatus) -> Text:
+    """One block per scope: what is configured, then each problem flagged, indented."""
+    text = Text()
+    where = (
+        "System · framework.properties"
+        if entry.scope is Scope.SYSTEM
+        else (f"Project {entry.project}")
     )
-    methods = " + ".join(m.title for m in entry.methods) or "not configured"
-    table.add_row(where, Text(methods, style="bold cyan"))
-    details: list[str] = []
-    if entry.region:
-        details.append(f"region {entry.region}")
+    text.append(where, style="bold")
+    text.append(": ")
+    text.append(" + ".join(m.title for m in entry.methods) or "not configured", style="cyan")
+    lines: list[tuple[str, str]] = []
+    facts = [f"region {entry.region}" if entry.region else "no region"]
     if entry.access_key_id_masked:
-        details.append(f"key {entry.access_key_id_masked}")
-    if details:
-        table.add_row("", " · ".join(details))
+        facts.append(f"key {entry.access_key_id_masked}")
+    lines.append((" · ".join(facts), ""))
     if entry.key_path:
-        present = {True: "secret present", False: "SECRET MISSING", None: "secret unknown"}
-        table.add_row(
-            "",
-            f"{entry.key_path} · {entry.keyring_backend or 'keyring?'} · "
-            f"{present[entry.secret_present]}",
+        present = {True: "secret present", False: "secret MISSING", None: "secret unknown"}
+        lines.append(
+            (
+                f"{entry.key_path} · {entry.keyring_backend or 'keyring?'} · "
+                f"{present[entry.secret_present]}",
+                "",
+            )
         )
     if entry.role_detected is not None and Method.ACCESS_KEY not in entry.methods:
-        table.add_row("", "role detected here" if entry.role_detected else "role NOT detected")
+        lines.append(
+            ("role detected here" if entry.role_detected else "role not detected here", "")
+        )
     iam = entry.iam
     if iam is not None and iam.error is None:
-        facts = []
+        usage = []
         if iam.age_days is not None:
-            facts.append(f"{iam.age_days} days old")
+            usage.append(f"{iam.age_days} days old")
         if iam.last_used_at is not None:
-            facts.append(
-                f"last used {iam.last_used_at:%Y-%m-%d}"
-                + (f" by {iam.last_used_service}" if iam.last_used_service else "")
-            )
+            used = f"last used {iam.last_used_at:%Y-%m-%d}"
+            usage.append(used + (f" by {iam.last_used_service}" if iam.last_used_service else ""))
         else:
-            facts.append("never used")
+            usage.append("never used")
         if iam.iam_user:
-            facts.append(f"IAM user {iam.iam_user}")
-        table.add_row("", " · ".join(facts))
+            usage.append(f"IAM user {iam.iam_user}")
+        lines.append((" · ".join(usage), ""))
     elif iam is not None and iam.error:
-        table.add_row("", Text(f"IAM: {iam.error}", style="dim"))
+        lines.append((f"IAM: {iam.error}", "dim"))
     for problem in entry.problems:
-        style = "bold red" if problem.severity == "error" else "yellow"
-        table.add_row("", Text(f"⚠ {problem.message}", style=style))
-    return table
+        lines.append(
+            (f"⚠ {problem.message}", "bold red" if problem.severity == "error" else "yellow")
+        )
+    for line, style in lines:
+        text.append("\n\u00a0\u00a0")  # non-breaking: an indent that wrapping keeps
+        text.append(line, style=style)
+    return text
 
 
 class StatusScreen(WizardStep):
@@ -99,8 +103,22 @@ class StatusScreen(WizardStep):
     def on_mount(self) -> None:
         self.load_status(with_aws=False)
 
+    def load_status(self, *, with_aws: bool) -> None:
+        """Files and keyring first (fast), then IAM for key age and last use (slow)."""
+        if with_aws:
+            self.read_status_with_aws()
+        else:
+            self.read_status()
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="status")
-    def load_status(self, with_aws: bool) -> None:
+    def read_status(self) -> None:
+        self.collect(with_aws=False)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="status-aws")
+    def read_status_with_aws(self) -> None:
+        self.collect(with_aws=True)
+
+    def collect(self, *, with_aws: bool) -> None:
         from tui.core.status import collect_status
 
         install, problem = self.wizard.rundeck_install()
@@ -128,15 +146,15 @@ class StatusScreen(WizardStep):
         options = self.query_one("#entries", OptionList)
         highlighted = options.highlighted
         options.clear_options()
-        options.add_options(
-            [Option(describe_entry(entry), id=entry.label) for entry in entries]
-        )
+        options.add_options([Option(describe_entry(entry), id=entry.label) for entry in entries])
         if entries:
             options.highlighted = min(highlighted or 0, len(entries) - 1)
             options.focus()
         count = len(self.status.problems)
-        summary = f"{len(entries)} configured · {count} to look at" if count else (
-            f"{len(entries)} configured · nothing to look at"
+        summary = (
+            f"{len(entries)} configured · {count} to look at"
+            if count
+            else (f"{len(entries)} configured · nothing to look at")
         )
         if not message.with_aws:
             summary += " · asking IAM for key age and use…"
@@ -146,9 +164,11 @@ class StatusScreen(WizardStep):
     def selected_entry(self) -> EntryStatus | None:
         if self.status is None:
             return None
-        entries = [entry for entry in self.status.entries if entry.configured]
-        index = self.query_one("#entries", OptionList).highlighted
-        return entries[index] if index is not None and index < len(entries) else None
+        options = self.query_one("#entries", OptionList)
+        if options.highlighted is None:
+            return None
+        label = options.get_option_at_index(options.highlighted).id
+        return next((e for e in self.status.entries if e.label == label), None)
 
     @on(Button.Pressed, "#rotate")
     def action_rotate(self) -> None:
@@ -156,8 +176,9 @@ class StatusScreen(WizardStep):
 
         entry = self.selected_entry()
         if entry is None or Method.ACCESS_KEY not in entry.methods:
-            self.notify("Only an access key can be rotated; pick an access-key setup.",
-                        severity="warning")
+            self.notify(
+                "Only an access key can be rotated; pick an access-key setup.", severity="warning"
+            )
             return
         self.app.push_screen(RotateScreen(entry.scope, entry.project))
 

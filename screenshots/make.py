@@ -1,0 +1,50 @@
+"""Regenerate every screenshot in this folder from the snapshot scenes: one per screen.
+
+    python screenshots/make.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests import scenes  # noqa: E402
+from tui.app import WizardApp  # noqa: E402
+
+SHOTS = [
+    ("01-detect", "ec2", scenes.at_detect),
+    ("02-method", "ec2", scenes.at_method),
+    ("03-scope", "nothing", scenes.at_scope_project),
+    ("04-details", "nothing", scenes.at_details),
+    ("05-review", "nothing", scenes.at_review),
+    ("06-apply-failed", "nothing", scenes.at_apply_failed),
+    ("07-done", "nothing", scenes.at_done),
+    ("08-detect-nothing", "nothing", scenes.at_detect),
+    ("09-status", "status", scenes.at_status),
+]
+
+
+async def shoot(name: str, detection: str, journey: object) -> None:
+    services = (
+        scenes.status_services()
+        if detection == "status"
+        else scenes.scene_services(scenes.DETECTIONS[detection]())
+    )
+    app = WizardApp(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await journey(pilot)  # type: ignore[operator]
+        app.save_screenshot(filename=f"{name}.svg", path=str(Path(__file__).parent))
+
+
+async def main() -> None:
+    for name, detection, journey in SHOTS:
+        await shoot(name, detection, journey)
+        print(f"screenshots/{name}.svg")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

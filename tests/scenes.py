@@ -1,0 +1,265 @@
+"""Fixed scenes for snapshots and README screenshots: same pixels on every machine.
+
+Each scene is a WizardApp on a Rundeck layout at a fixed path, a fixed detection, a clock
+that never moves and a keyring in memory, plus the keys that bring it to a given screen.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tui.core.detect import (
+    CredentialSources,
+    Detection,
+    Diagnosis,
+    Ec2Probe,
+    EcsProbe,
+    Identity,
+    recommend,
+)
+from tui.demo import SandboxKeyring, make_rundeck_layout
+from tui.services import ProgressCallback, Services
+
+SCENE_ROOT = Path("/tmp/pa-aws-setup-scenes")
+FIXED_NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+ACCOUNT = "123456789012"
+
+NO_ECS = EcsProbe(error="ECS variables absent in this shell", diagnosis=Diagnosis.ENV_ABSENT)
+NO_EC2_TIMEOUT = Ec2Probe(
+    error="metadata endpoint timed out (IMDSv2 hop limit inside a container, or a proxy)",
+    diagnosis=Diagnosis.TIMEOUT,
+)
+
+
+def _detection(
+    ec2: Ec2Probe, ecs: EcsProbe, sources: tuple[str, ...], identity: Identity
+) -> Detection:
+    method, reason = recommend(ec2, ecs)
+    return Detection(
+        ec2=ec2,
+        ecs=ecs,
+        credentials=CredentialSources(sources=sources, first=sources[0] if sources else None),
+        identity=identity,
+        recommended_method=method,
+        recommendation_reason=reason,
+    )
+
+
+def ec2_detection() -> Detection:
+    return _detection(
+        Ec2Probe(
+            detected=True,
+            imds_version="v2",
+            instance_id="i-0a1b2c3d4e5f67890",
+            region="eu-west-1",
+            availability_zone="eu-west-1b",
+            role_name="rundeck-automation",
+            instance_profile_arn=f"arn:aws:iam::{ACCOUNT}:instance-profile/rundeck-automation",
+            account=ACCOUNT,
+            diagnosis=Diagnosis.OK,
+        ),
+        NO_ECS,
+        ("iam-role",),
+        Identity(
+            account=ACCOUNT,
+            arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/rundeck-automation/i-0a1b2c3d4e5f67890",
+            source="iam-role",
+        ),
+    )
+
+
+def ecs_detection() -> Detection:
+    return _detection(
+        Ec2Probe(error="not on AWS: connection refused", diagnosis=Diagnosis.REFUSED),
+        EcsProbe(
+            detected=True,
+            cluster="rundeck-prod",
+            task_arn=f"arn:aws:ecs:us-east-2:{ACCOUNT}:task/rundeck-prod/5f0c2a9e",
+            family="rundeck",
+            revision="42",
+            launch_type="FARGATE",
+            availability_zone="us-east-2a",
+            role_arn=f"arn:aws:iam::{ACCOUNT}:role/rundeck-task",
+            has_task_credentials=True,
+            diagnosis=Diagnosis.OK,
+        ),
+        ("container-role",),
+        Identity(
+            account=ACCOUNT,
+            arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/rundeck-task/5f0c2a9e",
+            source="container-role",
+        ),
+    )
+
+
+def nothing_detected() -> Detection:
+    return _detection(
+        NO_EC2_TIMEOUT, NO_ECS, (), Identity(error="no credentials found in this shell")
+    )
+
+
+def fixed_clock() -> datetime:
+    return FIXED_NOW
+
+
+def scene_services(detection: Detection, *, root: Path = SCENE_ROOT) -> Services:
+    """Services for a scene: a fresh layout at ``root``, the given detection, memory keyring."""
+    from tui.core.keystore import KeyStore
+    from tui.core.rundeck import find_install
+
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    base = make_rundeck_layout(root)
+    keyring = SandboxKeyring()
+
+    def detect(progress: ProgressCallback) -> Detection:
+        return detection
+
+    def verify(*_: object) -> object:
+        raise RuntimeError("scenes do not call AWS")
+
+    return Services(
+        detect=detect,
+        install=lambda: find_install(base, env={}),
+        keystore=lambda: KeyStore(keyring, assume_security="secure"),
+        verify=verify,  # type: ignore[arg-type]
+        clock=fixed_clock,
+        rdeck_base=str(base),
+    )
+
+
+DETECTIONS: dict[str, Callable[[], Detection]] = {
+    "ec2": ec2_detection,
+    "ecs": ecs_detection,
+    "nothing": nothing_detected,
+}
+
+
+# --- journeys: the keys that bring a scene to one screen ---------------------------------------
+
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key id
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's documented example secret
+
+
+async def settle(pilot: Pilot[object]) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def fill(pilot: Pilot[object], selector: str, text: str) -> None:
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    field.clear()
+    await pilot.press(*text)
+
+
+async def at_detect(pilot: Pilot[object]) -> None:
+    await settle(pilot)
+
+
+async def at_method(pilot: Pilot[object]) -> None:
+    await at_detect(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def at_method_undetected_role(pilot: Pilot[object]) -> None:
+    await at_method(pilot)
+    await pilot.press("home", "enter", "y")
+    await settle(pilot)
+
+
+async def at_scope_project(pilot: Pilot[object]) -> None:
+    await at_method(pilot)
+    await pilot.press("home", "down", "down", "enter")
+    await settle(pilot)
+    await pilot.press("down", "enter")
+    await fill(pilot, "#project-name", "ops")
+    await settle(pilot)
+
+
+async def at_details(pilot: Pilot[object]) -> None:
+    await at_scope_project(pilot)
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+    await fill(pilot, "#access-key-id", KEY_ID)
+    await fill(pilot, "#secret", SECRET)
+    pilot.app.screen.query_one("#region", Input).focus()
+    await settle(pilot)
+
+
+async def at_details_errors(pilot: Pilot[object]) -> None:
+    await at_scope_project(pilot)
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+    await fill(pilot, "#access-key-id", "ASIAIOSFODNN7EXAMPLE")
+    await fill(pilot, "#secret", "too-short")
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+
+
+async def at_review(pilot: Pilot[object]) -> None:
+    await at_details(pilot)
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+
+
+async def at_apply_failed(pilot: Pilot[object]) -> None:
+    await at_review(pilot)
+    record = SCENE_ROOT / "rundeck/projects/ops/etc/aws-setup.toml"
+    record.mkdir()  # the record cannot be written: Apply fails and rolls back
+    await pilot.press("ctrl+a")
+    await settle(pilot)
+
+
+async def at_done(pilot: Pilot[object]) -> None:
+    await at_review(pilot)
+    await pilot.press("ctrl+a")
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def status_services(root: Path = SCENE_ROOT) -> Services:
+    """A scene where setups exist: system EC2 edited by hand since (drift), project ops with
+    its secret in the keyring, project web whose secret is missing. AWS is unreachable."""
+    import os
+    from tui.core.model import Answers, Method, Scope
+    from tui.core.secret import Secret
+    from tui.core.setup import apply_setup, plan_setup
+
+    os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # discard port: refused at once
+    services = scene_services(nothing_detected(), root=root)
+    install = services.install()
+    keystore = services.keystore()
+    setups = [
+        (Answers(Method.EC2, Scope.SYSTEM, region="eu-west-1"), None),
+        (
+            Answers(Method.ACCESS_KEY, Scope.PROJECT, "ops", "eu-west-1", KEY_ID,
+                    "keys/project/ops/aws/secret-key"),
+            Secret(SECRET),
+        ),
+        (
+            Answers(Method.ACCESS_KEY, Scope.PROJECT, "web", "us-east-1", KEY_ID,
+                    "keys/project/web/aws/secret-key"),
+            Secret(SECRET),
+        ),
+    ]
+    for answers, secret in setups:
+        plan = plan_setup(install, answers, keystore=keystore, secret=secret, clock=fixed_clock)
+        apply_setup(plan, keystore=keystore, secret=secret, clock=fixed_clock)
+    keystore.delete("keys/project/web/aws/secret-key")
+    framework = install.framework_properties
+    framework.write_text(framework.read_text() + "aws.region=eu-central-1\n")
+    return services
+
+
+async def at_status(pilot: Pilot[object]) -> None:
+    await settle(pilot)
+    await settle(pilot)

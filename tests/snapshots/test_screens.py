@@ -1,0 +1,99 @@
+"""Snapshots of every screen and its notable states at 80×24 (pytest-textual-snapshot).
+
+Each scene is deterministic: a fixed detection, a Rundeck layout at a fixed path, a clock
+that never moves, a keyring in memory. The docstring of each test says what the picture must
+show; look at the SVG when it changes (``pytest --snapshot-update`` writes the new one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tests import scenes
+from tui.app import WizardApp
+
+SIZE = (80, 24)
+
+
+def app_for(detection: str) -> WizardApp:
+    app = WizardApp(scenes.scene_services(scenes.DETECTIONS[detection]()))
+    return app
+
+
+def snap(snap_compare: Any, detection: str, journey: Callable[[Any], Awaitable[None]],
+         size: tuple[int, int] = SIZE) -> bool:
+    return bool(snap_compare(app_for(detection), terminal_size=size, run_before=journey))
+
+
+def test_detect_ec2(snap_compare: Any) -> None:
+    """Detect: EC2 found via IMDSv2 with instance, role, profile, region, account, identity;
+    EC2 IAM role recommended with its reason."""
+    assert snap(snap_compare, "ec2", scenes.at_detect)
+
+
+def test_detect_ecs(snap_compare: Any) -> None:
+    """Detect: ECS task found with cluster, task and task role; ECS task IAM role recommended."""
+    assert snap(snap_compare, "ecs", scenes.at_detect)
+
+
+def test_detect_nothing_with_diagnosis(snap_compare: Any) -> None:
+    """Detect: nothing found; the EC2 line gives the hop-limit diagnosis, ECS says its
+    variables are absent, and the access key method is recommended."""
+    assert snap(snap_compare, "nothing", scenes.at_detect)
+
+
+def test_method_recommended_preselected(snap_compare: Any) -> None:
+    """Method: three methods with one line each; EC2 highlighted and marked recommended; the
+    access key line says it is the least secure."""
+    assert snap(snap_compare, "ec2", scenes.at_method)
+
+
+def test_method_undetected_role_todo(snap_compare: Any) -> None:
+    """Method: EC2 chosen although no role was detected, after confirmation; the box lists
+    what is still to do in AWS (trusted entity ec2.amazonaws.com, attach the role)."""
+    assert snap(snap_compare, "nothing", scenes.at_method_undetected_role)
+
+
+def test_scope_project_shows_the_file(snap_compare: Any) -> None:
+    """Scope: One project selected, projects ops and web listed, 'ops' typed, and the exact
+    project.properties path that will change."""
+    assert snap(snap_compare, "nothing", scenes.at_scope_project)
+
+
+def test_details_access_key(snap_compare: Any) -> None:
+    """Details: region field, the access key id, the secret masked with dots, the default
+    key-storage path under keys/project/ops/."""
+    assert snap(snap_compare, "nothing", scenes.at_details)
+
+
+def test_details_validation_errors(snap_compare: Any) -> None:
+    """Details: an ASIA… key refused because it is temporary, and a secret of the wrong
+    length; both reasons in red, nothing revealed."""
+    assert snap(snap_compare, "nothing", scenes.at_details_errors)
+
+
+def test_review_diff(snap_compare: Any) -> None:
+    """Review: 'nothing has been written yet', the warnings, and the coloured diff adding
+    project.aws.access_key, secret_key_path and region to project.properties."""
+    assert snap(snap_compare, "nothing", scenes.at_review)
+
+
+def test_apply_failure_rolled_back(snap_compare: Any) -> None:
+    """Apply: the record could not be written; 'Nothing was changed', the keyring and
+    properties steps rolled back, and what to do next."""
+    assert snap(snap_compare, "nothing", scenes.at_apply_failed)
+
+
+def test_done(snap_compare: Any) -> None:
+    """Done: what changed, the record, the keyring path, the backup, next steps, and the
+    equivalent headless command without the secret."""
+    assert snap(snap_compare, "nothing", scenes.at_done)
+
+
+@pytest.mark.parametrize("width", [60])
+def test_review_at_60_columns(snap_compare: Any, width: int) -> None:
+    """Review at 60 columns: still readable, buttons visible, nothing cut off sideways."""
+    assert snap(snap_compare, "nothing", scenes.at_review, size=(width, 24))

@@ -1,0 +1,102 @@
+"""``pa-aws-setup status``: every AWS setup of the install, key age and what needs attention."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import Any
+
+from tui.cli import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
+from tui.commands.output import emit_json, error
+
+SEVERITY_MARKS = {"error": "✗", "warning": "!", "info": "·"}
+
+
+def run_status(options: argparse.Namespace) -> int:
+    from tui.core.keystore import KeyStore
+    from tui.core.rundeck import RundeckError, find_install
+    from tui.core.status import add_detection, collect_status, uses_roles
+
+    if options.max_age_days < 1:
+        return _fail(options, "--max-age-days must be at least 1.", EXIT_USAGE)
+    try:
+        install = find_install(options.rdeck_base)
+    except RundeckError as problem:
+        return _fail(options, str(problem), EXIT_CONFIG)
+    status = collect_status(
+        install,
+        keystore_factory=KeyStore,
+        clock=_now,
+        max_age_days=options.max_age_days,
+        ask_aws=not options.no_aws,
+    )
+    if not options.no_aws and uses_roles(status):
+        from tui.core.detect import detect_environment
+
+        add_detection(status, detect_environment())
+    if options.json:
+        emit_json("status", {"ok": True, **status.to_json_dict()}, EXIT_OK)
+    else:
+        print(format_status(status))
+    return EXIT_OK
+
+
+def _fail(options: argparse.Namespace, message: str, code: int) -> int:
+    if options.json:
+        emit_json("status", {"ok": False, "error": message}, code)
+    else:
+        error(message)
+    return code
+
+
+def format_status(status: Any) -> str:
+    """Plain text for a terminal or a log: one block per setup, problems last in each."""
+    install = status.install
+    lines = [f"Rundeck ({install.layout}): {install.framework_properties}"]
+    if not status.has_setup:
+        lines.append("No AWS setup found: run pa-aws-setup to create one.")
+    for entry in status.entries:
+        if not (entry.configured or entry.record_present or entry.problems):
+            continue
+        lines.append("")
+        lines.append(f"{entry.label}: {entry.properties_file}")
+        methods = " + ".join(method.title for method in entry.methods) or "not configured"
+        lines.append(f"  method      {methods}")
+        lines.append(f"  region      {entry.region or '(default)'}")
+        if entry.access_key_id_masked:
+            lines.append(f"  access key  {entry.access_key_id_masked}{_iam_summary(entry.iam)}")
+        if entry.key_path:
+            present = {True: "present", False: "MISSING", None: "not checked"}[entry.secret_present]
+            backend = entry.keyring_backend or "keyring"
+            lines.append(f"  secret      {entry.key_path} in {backend}: {present}")
+        if entry.role_detected is not None:
+            found = "detected here" if entry.role_detected else "NOT detected here"
+            lines.append(f"  role        {found}")
+        if entry.rotated_at is not None:
+            lines.append(f"  rotated     {entry.rotated_at:%Y-%m-%d %H:%M}")
+        for problem in entry.problems:
+            mark = SEVERITY_MARKS.get(problem.severity, "!")
+            lines.append(f"  {mark} {problem.code}: {problem.message}")
+    return "\n".join(lines)
+
+
+def _iam_summary(iam: Any) -> str:
+    if iam is None:
+        return ""
+    if iam.iam_user is None:
+        return f"  ({iam.error})" if iam.error else ""
+    parts = [f"IAM user {iam.iam_user}"]
+    if iam.age_days is not None:
+        parts.append(f"{iam.age_days} days old")
+    if iam.last_used_at is not None:
+        service = f" ({iam.last_used_service})" if iam.last_used_service else ""
+        parts.append(f"last used {iam.last_used_at:%Y-%m-%d %H:%M}{service}")
+    elif iam.error is None:
+        parts.append("never used")
+    if iam.error is not None and iam.age_days is None:
+        parts.append("age unknown: the key may not read its own IAM details")
+    return "  (" + ", ".join(parts) + ")"
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone().replace(microsecond=0)
