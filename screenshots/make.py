@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -41,6 +42,7 @@ async def shoot(name: str, detection: str, journey: object) -> None:
 
 
 async def main() -> None:
+    os.environ["AWS_ENDPOINT_URL"] = scenes.UNREACHABLE_AWS  # loopback only, refused at once
     for name, detection, journey in SHOTS:
         await shoot(name, detection, journey)
         print(f"screenshots/{name}.svg")

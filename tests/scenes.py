@@ -27,6 +27,7 @@ from tui.demo import SandboxKeyring, make_rundeck_layout
 from tui.services import ProgressCallback, Services
 
 SCENE_ROOT = Path("/tmp/pa-aws-setup-scenes")
+UNREACHABLE_AWS = "http://127.0.0.1:9"  # the discard port: nothing listens, refused at once
 FIXED_NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"
 
@@ -228,13 +229,15 @@ async def at_done(pilot: Pilot[object]) -> None:
 
 def status_services(root: Path = SCENE_ROOT) -> Services:
     """A scene where setups exist: system EC2 edited by hand since (drift), project ops with
-    its secret in the keyring, project web whose secret is missing. AWS is unreachable."""
+    its secret in the keyring, project web whose secret is missing.
+
+    Callers point AWS_ENDPOINT_URL at UNREACHABLE_AWS, so IAM is refused at once.
+    """
     import os
     from tui.core.model import Answers, Method, Scope
     from tui.core.secret import Secret
     from tui.core.setup import apply_setup, plan_setup
 
-    os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # discard port: refused at once
     services = scene_services(nothing_detected(), root=root)
     install = services.install()
     keystore = services.keystore()

@@ -122,7 +122,7 @@ class IamWorld:
     def admin(self, service: str) -> Any:
         return self._client(service, self.admin_id, self.admin_secret)
 
-    def keys(self) -> dict[str, str]:
+    def access_keys(self) -> dict[str, str]:
         """The user's access keys and their status, as IAM lists them."""
         answer = self.admin("iam").list_access_keys(UserName=self.user)
         return {key["AccessKeyId"]: key["Status"] for key in answer["AccessKeyMetadata"]}
@@ -264,14 +264,14 @@ class Rundeck:
         assert self.world.authenticates(access_key_id, stored), (
             f"{access_key_id} with the stored secret does not authenticate"
         )
-        assert self.world.keys().get(access_key_id) == "Active", self.world.keys()
+        assert self.world.access_keys().get(access_key_id) == "Active", self.world.access_keys()
         return access_key_id
 
     def configured_key(self) -> str:
         """Assert the stored config works and IAM holds no orphan; return the configured key."""
         access_key_id = self.config_works()
         key_path = self.java_settings()[1]
-        keys = self.world.keys()
+        keys = self.world.access_keys()
         record = read_record(record_path(self.file))
         previous = self.keystore.get(key_path + PREVIOUS_SUFFIX)
         for other, status in keys.items():

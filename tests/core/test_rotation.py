@@ -90,7 +90,7 @@ def test_rotation_switches_to_a_new_working_key_and_deletes_the_old(rundeck: Run
     assert result.outcome == "rotated", result
     new = rundeck.configured_key()
     assert new != old and new == result.new_access_key_id
-    assert rundeck.world.keys() == {new: "Active"}
+    assert rundeck.world.access_keys() == {new: "Active"}
     assert not rundeck.world.authenticates(old, rundeck.secrets[0])
     assert rundeck.settings_other_than_aws() == other_settings
     record = rundeck.record()
@@ -124,7 +124,7 @@ def test_rotating_twice_keeping_the_old_key_never_hits_the_two_key_limit(
     first = rotate(rundeck)
     assert first.outcome == "rotated", first
     second_key = rundeck.configured_key()
-    assert rundeck.world.keys() == {second_key: "Active", first_key: "Inactive"}
+    assert rundeck.world.access_keys() == {second_key: "Active", first_key: "Inactive"}
     assert rundeck.record().previous_key_inactive
 
     steps: list[RotationStep] = []
@@ -132,7 +132,7 @@ def test_rotating_twice_keeping_the_old_key_never_hits_the_two_key_limit(
     assert second.outcome == "rotated", second
     third_key = rundeck.configured_key()
     # The inactive key left by the first rotation was deleted first, without asking.
-    assert rundeck.world.keys() == {third_key: "Active", second_key: "Inactive"}
+    assert rundeck.world.access_keys() == {third_key: "Active", second_key: "Inactive"}
     assert any(
         step.name == "key-limit" and first_key in step.detail and "previous rotation" in step.detail
         for step in steps
@@ -146,7 +146,7 @@ def test_rotating_twice_deleting_the_old_key(rundeck: Rundeck) -> None:
         assert result.outcome == "rotated", result
         after = rundeck.configured_key()
         assert after != before
-        assert rundeck.world.keys() == {after: "Active"}
+        assert rundeck.world.access_keys() == {after: "Active"}
 
 
 def test_project_scope_rotation_changes_only_the_project_file(rundeck: Rundeck) -> None:
@@ -173,12 +173,12 @@ def test_project_scope_rotation_changes_only_the_project_file(rundeck: Rundeck) 
 def test_inactive_spare_is_deleted_only_with_consent(rundeck: Rundeck) -> None:
     old = rundeck.configured_key()
     spare, _ = rundeck.world.create_key(status="Inactive")
-    before = (rundeck.file.read_bytes(), rundeck.world.keys())
+    before = (rundeck.file.read_bytes(), rundeck.world.access_keys())
 
     refused = rotate(rundeck, confirm_delete_inactive=lambda key: False)
     assert refused.outcome == "refused"
     assert spare in (refused.error or "") and "inactive" in (refused.error or "")
-    assert (rundeck.file.read_bytes(), rundeck.world.keys()) == before
+    assert (rundeck.file.read_bytes(), rundeck.world.access_keys()) == before
     assert rundeck.record().rotation is None
 
     asked: list[SpareKey] = []
@@ -186,26 +186,26 @@ def test_inactive_spare_is_deleted_only_with_consent(rundeck: Rundeck) -> None:
     assert result.outcome == "rotated", result
     assert [key.access_key_id for key in asked] == [spare] and not asked[0].ours
     new = rundeck.configured_key()
-    assert rundeck.world.keys() == {new: "Active", old: "Inactive"}
+    assert rundeck.world.access_keys() == {new: "Active", old: "Inactive"}
 
 
 def test_active_spare_is_never_deleted_and_nothing_changes(rundeck: Rundeck) -> None:
     rundeck.configured_key()
     spare, _ = rundeck.world.create_key()
-    before = (rundeck.file.read_bytes(), rundeck.record(), rundeck.world.keys())
+    before = (rundeck.file.read_bytes(), rundeck.record(), rundeck.world.access_keys())
     asked: list[SpareKey] = []
     result = rotate(rundeck, confirm_delete_inactive=lambda key: asked.append(key) or True)
     assert result.outcome == "refused"
     assert result.error_kind == "aws"
     assert "never deletes an active key" in (result.error or "") and spare in (result.error or "")
     assert asked == []
-    assert (rundeck.file.read_bytes(), rundeck.record(), rundeck.world.keys()) == before
+    assert (rundeck.file.read_bytes(), rundeck.record(), rundeck.world.access_keys()) == before
 
 
 # --- failures before the switch --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["list_access_keys", "create_access_key"])
+@pytest.mark.parametrize("method", ["get_caller_identity", "list_access_keys", "create_access_key"])
 def test_aws_refusing_before_creation_changes_nothing(rundeck: Rundeck, method: str) -> None:
     old = rundeck.configured_key()
     before = (rundeck.file.read_bytes(), rundeck.record())
@@ -215,7 +215,7 @@ def test_aws_refusing_before_creation_changes_nothing(rundeck: Rundeck, method: 
     assert result.outcome == "refused" and result.error_kind == "aws"
     assert "AccessDenied" in (result.error or "")
     assert rundeck.configured_key() == old
-    assert rundeck.world.keys() == {old: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active"}
     assert (rundeck.file.read_bytes(), rundeck.record()) == before
 
 
@@ -239,7 +239,7 @@ def test_new_key_that_never_authenticates_is_deleted(rundeck: Rundeck) -> None:
     assert 3 <= len(fake.slept) <= 10 and sum(fake.slept) == pytest.approx(30)
     assert fake.slept[:3] == [0.5, 1.0, 2.0]
     assert rundeck.configured_key() == old
-    assert rundeck.world.keys() == {old: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active"}
     assert rundeck.record().rotation is None
 
 
@@ -265,7 +265,7 @@ def test_failing_delete_of_the_unused_new_key_leaves_a_marker_that_resume_clears
     result = rotate(rundeck, client_factory=clients, wait_seconds=1)
     assert result.outcome == "failed"
     new = result.new_access_key_id
-    assert new is not None and new in set(rundeck.world.keys())
+    assert new is not None and new in rundeck.world.access_keys()
     assert any(f"--access-key-id {new}" in step for step in result.next_steps)
     # The stored config still works with the old key, and the record names the new key.
     assert rundeck.config_works() == old
@@ -275,8 +275,64 @@ def test_failing_delete_of_the_unused_new_key_leaves_a_marker_that_resume_clears
     resumed = resume(rundeck)
     assert resumed.outcome == "rolled_back", resumed
     assert rundeck.configured_key() == old
-    assert rundeck.world.keys() == {old: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active"}
     assert rundeck.record().rotation is None
+
+
+def test_failing_delete_of_an_inactive_spare_changes_nothing_else(rundeck: Rundeck) -> None:
+    old = rundeck.configured_key()
+    spare, _ = rundeck.world.create_key(status="Inactive")
+    clients = FailingClients()
+    clients.refuse("delete_access_key")
+    result = rotate(rundeck, client_factory=clients, confirm_delete_inactive=lambda key: True)
+    assert result.outcome == "refused" and spare in (result.error or "")
+    assert rundeck.world.access_keys() == {old: "Active", spare: "Inactive"}
+    assert rundeck.record().rotation is None
+
+
+@pytest.mark.parametrize(
+    ("phase", "outcome"),
+    [(b'phase = "creating"', "refused"), (b'phase = "created"', "rolled_back")],
+)
+def test_marker_write_failure_around_creation_leaves_no_orphan(
+    rundeck: Rundeck, monkeypatch: pytest.MonkeyPatch, phase: bytes, outcome: str
+) -> None:
+    """No marker before CreateAccessKey: no key is created. No marker after it: the new key,
+    whose id could not be recorded, is deleted at once."""
+    old = rundeck.configured_key()
+    failed = _failing_atomic_write(
+        monkeypatch, lambda path, data: path.suffix == ".toml" and phase in data
+    )
+    result = rotate(rundeck)
+    assert len(failed) == 1
+    assert result.outcome == outcome, result
+    assert result.error_kind == "config"
+    assert rundeck.configured_key() == old
+    assert rundeck.world.access_keys() == {old: "Active"}
+
+
+def test_record_that_cannot_be_finished_leaves_a_resumable_rotation(
+    rundeck: Rundeck, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = rundeck.configured_key()
+    failed = _failing_atomic_write(
+        monkeypatch,
+        lambda path, data: (
+            path.suffix == ".toml" and b"[rotation]" not in data and b"rotated_at" in data
+        ),
+    )
+    result = rotate(rundeck, delete_old=True)
+    assert failed and result.outcome == "partial", result
+    assert "--resume finish" in " ".join(result.warnings)
+    new = rundeck.config_works()
+    assert new == result.new_access_key_id
+    assert rundeck.world.access_keys() == {new: "Active"}
+    monkeypatch.undo()
+    finished = resume(rundeck)
+    assert finished.outcome == "rotated", finished
+    assert rundeck.configured_key() == new
+    assert rundeck.record().rotation is None and rundeck.record().access_key_id == new
+    assert old not in rundeck.world.access_keys()
 
 
 # --- failures during the switch --------------------------------------------------------------
@@ -323,7 +379,7 @@ def test_keyring_write_failure_restores_everything_and_deletes_the_new_key(
     assert result.outcome == "rolled_back", result
     assert result.error_kind == "keyring"
     assert rundeck.configured_key() == old
-    assert rundeck.world.keys() == {old: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active"}
     assert rundeck.file.read_bytes() == before
     assert rundeck.record().rotation is None
     assert rundeck.keystore.get(rundeck.target().previous_path) is None
@@ -343,7 +399,7 @@ def test_locked_keyring_at_the_switch_rolls_back(
     assert result.error_kind == "keyring" and "locked" in (result.error or "")
     secret_service_clean.unlock()
     assert rundeck.configured_key() == old
-    assert rundeck.world.keys() == {old: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active"}
 
 
 def _failing_atomic_write(monkeypatch: pytest.MonkeyPatch, should_fail: Any) -> list[Path]:
@@ -372,7 +428,7 @@ def test_properties_write_failure_restores_the_keyring_and_deletes_the_new_key(
     assert result.outcome == "rolled_back", result
     assert result.error_kind == "config"
     assert rundeck.configured_key() == old
-    assert rundeck.world.keys() == {old: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active"}
     assert rundeck.file.read_bytes() == before
     assert set(rundeck.file.parent.glob("*.bak-*")) == backups
 
@@ -389,7 +445,7 @@ def test_record_write_failure_at_the_switch_restores_keyring_and_file(
     assert result.outcome == "rolled_back", result
     assert rundeck.configured_key() == old
     assert rundeck.file.read_bytes() == before
-    assert rundeck.world.keys() == {old: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active"}
     assert rundeck.record().rotation is None
 
 
@@ -418,7 +474,7 @@ def test_when_neither_the_keyring_nor_the_file_can_go_back_the_new_key_is_kept(
     new = rundeck.configured_key()
     assert new == result.new_access_key_id != old
     assert rundeck.keystore.get(path) is not None
-    assert rundeck.world.keys()[old] == "Inactive"
+    assert rundeck.world.access_keys()[old] == "Inactive"
 
 
 def _refuse_restore(path: Path, data: bytes | None) -> None:
@@ -438,7 +494,7 @@ def test_deactivation_refused_is_success_with_a_warning_and_resume_finishes(
     assert result.outcome == "partial", result
     new = rundeck.configured_key()
     assert new == result.new_access_key_id
-    assert rundeck.world.keys() == {new: "Active", old: "Active"}
+    assert rundeck.world.access_keys() == {new: "Active", old: "Active"}
     assert "still active" in result.warnings[0]
     assert any(
         f"update-access-key --user-name rundeck --access-key-id {old}" in s
@@ -451,7 +507,7 @@ def test_deactivation_refused_is_success_with_a_warning_and_resume_finishes(
     finished = resume(rundeck, "finish", delete_old=True)
     assert finished.outcome == "rotated", finished
     assert rundeck.configured_key() == new
-    assert rundeck.world.keys() == {new: "Active"}
+    assert rundeck.world.access_keys() == {new: "Active"}
     assert rundeck.record().rotation is None
     assert rundeck.keystore.get(rundeck.target().previous_path) is None
 
@@ -465,11 +521,11 @@ def test_deletion_refused_keeps_the_old_key_inactive_for_the_next_rotation(
     result = rotate(rundeck, client_factory=clients, delete_old=True)
     assert result.outcome == "partial", result
     new = rundeck.configured_key()
-    assert rundeck.world.keys() == {new: "Active", old: "Inactive"}
+    assert rundeck.world.access_keys() == {new: "Active", old: "Inactive"}
     assert rundeck.record().previous_key_inactive
     assert rundeck.record().rotation is None
     assert rotate(rundeck).outcome == "rotated"
-    assert old not in set(rundeck.world.keys())
+    assert old not in rundeck.world.access_keys()
 
 
 def test_rollback_after_a_partial_rotation_restores_the_old_key(rundeck: Rundeck) -> None:
@@ -482,8 +538,8 @@ def test_rollback_after_a_partial_rotation_restores_the_old_key(rundeck: Rundeck
     rolled = resume(rundeck, "rollback")
     assert rolled.outcome == "rolled_back", rolled
     assert rundeck.configured_key() == old
-    assert rundeck.world.keys() == {old: "Active"}
-    assert new not in set(rundeck.world.keys())
+    assert rundeck.world.access_keys() == {old: "Active"}
+    assert new not in rundeck.world.access_keys()
     assert rundeck.record().rotation is None and rundeck.record().access_key_id == old
 
 
@@ -491,10 +547,10 @@ def test_rotation_refuses_to_start_over_an_interrupted_one(rundeck: Rundeck) -> 
     clients = FailingClients()
     clients.refuse("update_access_key")
     assert rotate(rundeck, client_factory=clients).outcome == "partial"
-    keys = rundeck.world.keys()
+    keys = rundeck.world.access_keys()
     again = rotate(rundeck)
     assert again.outcome == "refused" and "--resume" in (again.error or "")
-    assert rundeck.world.keys() == keys
+    assert rundeck.world.access_keys() == keys
 
 
 def test_resume_without_an_interrupted_rotation_is_refused(rundeck: Rundeck) -> None:
@@ -508,7 +564,7 @@ def test_missing_secret_refuses_automatic_rotation(rundeck: Rundeck) -> None:
     result = rotate(rundeck)
     assert result.outcome == "refused" and result.error_kind == "keyring"
     assert "manually" in (result.error or "")
-    assert rundeck.world.keys() == {old: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active"}
 
 
 # --- manual rotation -------------------------------------------------------------------------
@@ -534,7 +590,7 @@ def test_manual_rotation_verifies_the_pasted_key_before_using_it(rundeck: Rundec
     )
     assert refused.outcome == "refused" and "SignatureDoesNotMatch" in (refused.error or "")
     assert rundeck.file.read_bytes() == before
-    assert rundeck.world.keys() == {old: "Active", new: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active", new: "Active"}
 
     result = manual_rotate(
         rundeck.target(),
@@ -548,7 +604,7 @@ def test_manual_rotation_verifies_the_pasted_key_before_using_it(rundeck: Rundec
     )
     assert result.outcome == "rotated", result
     assert rundeck.configured_key() == new
-    assert rundeck.world.keys() == {new: "Active", old: "Inactive"}
+    assert rundeck.world.access_keys() == {new: "Active", old: "Inactive"}
     assert_no_secret_in(result, rundeck)
 
 
@@ -683,7 +739,7 @@ def test_killed_rotation_is_resumed_to_a_working_key(
     result = resume(rundeck, delete_old=mode == "delete")
     assert result.outcome == outcome, result
     key = rundeck.configured_key()
-    keys = rundeck.world.keys()
+    keys = rundeck.world.access_keys()
     if outcome == "rolled_back":
         assert key == old and keys == {old: "Active"}
     else:
@@ -703,20 +759,20 @@ def test_killed_after_the_new_key_is_stored_can_be_rolled_back(
     result = resume(rundeck, "rollback")
     assert result.outcome == "rolled_back", result
     assert rundeck.configured_key() == old
-    assert rundeck.world.keys() == {old: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active"}
     assert rundeck.record().access_key_id == old
 
 
 def test_finish_is_refused_when_the_new_secret_was_lost(rundeck: Rundeck) -> None:
     old = rundeck.configured_key()
     run_until_killed(rundeck, "create:done", "keep")
-    keys = rundeck.world.keys()
+    keys = rundeck.world.access_keys()
     assert len(keys) == 2
     result = resume(rundeck, "finish")
     assert result.outcome == "refused" and "Roll back" in (result.error or "")
-    assert rundeck.world.keys() == keys
+    assert rundeck.world.access_keys() == keys
     assert resume(rundeck, "rollback").outcome == "rolled_back"
-    assert rundeck.world.keys() == {old: "Active"}
+    assert rundeck.world.access_keys() == {old: "Active"}
 
 
 def test_region_is_kept(rundeck: Rundeck) -> None:

@@ -97,3 +97,11 @@ def test_done(snap_compare: Any) -> None:
 def test_review_at_60_columns(snap_compare: Any, width: int) -> None:
     """Review at 60 columns: still readable, buttons visible, nothing cut off sideways."""
     assert snap(snap_compare, "nothing", scenes.at_review, size=(width, 24))
+
+
+def test_status_drift_and_missing_secret(snap_compare: Any, monkeypatch: Any) -> None:
+    """Status: three setups; the system one flagged as edited by hand since the record
+    (drift) and in conflict with project ops; AWS unreachable said plainly, not guessed."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", scenes.UNREACHABLE_AWS)
+    app = WizardApp(scenes.status_services())
+    assert snap_compare(app, terminal_size=SIZE, run_before=scenes.at_status)

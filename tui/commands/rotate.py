@@ -104,12 +104,15 @@ def _rotate(options: argparse.Namespace) -> int:
     code = EXIT_OK if result.outcome == "rotated" else EXIT_BY_KIND.get(result.error_kind, EXIT_OK)
     if options.json:
         payload: dict[str, Any] = {
+            "ok": code == EXIT_OK,
+            **result.to_json_dict(),
             "scope": str(target.scope),
             "project": target.project,
             "resumed": interrupted is not None,
             "interrupted": interrupted.to_json_dict() if interrupted else None,
-            **result.to_json_dict(),
         }
+        # "ok" follows the exit code, as in every command's envelope.
+        payload["ok"] = code == EXIT_OK
         emit_json("rotate", payload, code)
     else:
         _print_result(result)

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer
 
 from tui.widgets.step_indicator import StepIndicator
 
@@ -37,8 +37,7 @@ class WizardStep(Screen[object]):
         return self.wizard.services
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="")
-        yield StepIndicator(self.STEP)
+        yield StepIndicator(self.STEP, demo=self.wizard.services.demo_root is not None)
         with VerticalScroll(classes="body"):
             yield from self.body()
         with Horizontal(classes="actions"):

@@ -15,16 +15,20 @@ class StepIndicator(Static):
     StepIndicator { height: 1; padding: 0 1; background: $boost; }
     """
 
-    def __init__(self, step: int) -> None:
-        super().__init__(self.describe(step))
+    def __init__(self, step: int, *, demo: bool = False) -> None:
+        super().__init__(self.describe(step, demo=demo))
         self.step = step
 
     @staticmethod
-    def describe(step: int) -> Text:
+    def describe(step: int, *, demo: bool = False) -> Text:
         text = Text()
+        if demo:
+            text.append(" DEMO ", style="bold reverse magenta")
+            text.append(" ")
         if step < 1:
-            return Text(" ")
-        text.append(f"Step {step} of {len(STEPS)} ", style="bold")
+            text.append("pa-aws-setup · AWS authentication for Rundeck", style="bold")
+            return text
+        text.append(f"Step {step}/{len(STEPS)} ", style="bold")
         for index, name in enumerate(STEPS, start=1):
             if index == step:
                 text.append(f" {name} ", style="bold reverse")
