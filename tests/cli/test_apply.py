@@ -281,7 +281,8 @@ def test_apply_help_lists_every_option_and_every_way_to_pass_the_secret() -> Non
     text = cli("apply", "--help").stdout
     options = """--method {ec2,ecs,access-key}|--system|--project NAME|--region R|--access-key-id ID
         |--key-path keys/...|--rdeck-base DIR|--answers FILE.toml|--secret-stdin|--secret-file FILE
-        |--dry-run|--verify|--yes|--json|--paste-file FILE|PA_AWS_SECRET_ACCESS_KEY"""
+        |--dry-run|--verify|--yes|--json|--paste-file FILE|PA_AWS_SECRET_ACCESS_KEY
+        |--allow-insecure-keyring"""
     for option in options.split("|"):
         assert option.strip() in text, option
     assert "--secret " not in text
@@ -920,6 +921,64 @@ def test_locked_keyring_exits_4_and_changes_nothing(
     assert locked_keyring.is_locked()
     locked_keyring.unlock()
     assert stored_items(locked_keyring) == 0
+
+
+PLAINTEXT_BACKEND = """\
+import json, os
+from pathlib import Path
+import keyring.backend
+
+
+class Keyring(keyring.backend.KeyringBackend):
+    priority = 1
+    store = Path(os.environ["PLAIN_KEYRING_FILE"])
+
+    def _items(self):
+        return json.loads(self.store.read_text()) if self.store.exists() else {}
+
+    def get_password(self, service, username):
+        return self._items().get(service + "/" + username)
+
+    def set_password(self, service, username, password):
+        items = self._items()
+        items[service + "/" + username] = password
+        self.store.write_text(json.dumps(items))
+
+    def delete_password(self, service, username):
+        items = self._items()
+        del items[service + "/" + username]
+        self.store.write_text(json.dumps(items))
+"""
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_plaintext_keyring_needs_allow_insecure_keyring(
+    allowed: bool, base: Path, tmp_path: Path
+) -> None:
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "plaintext_keyring.py").write_text(PLAINTEXT_BACKEND)
+    store = tmp_path / "plain-keyring.json"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(modules),
+        "PYTHON_KEYRING_BACKEND": "plaintext_keyring.Keyring",
+        "PLAIN_KEYRING_FILE": str(store),
+    }
+    before = tree(base)
+    opt_in = ["--allow-insecure-keyring"] if allowed else []
+    args = apply_args(base, "access-key", "--secret-stdin", "--yes", *opt_in)
+    run = cli(*args, input=SECRET, env=env)
+    if allowed:
+        assert run.code == 0, run.output
+        assert "warning: The keyring backend" in run.stdout and "plain file" in run.stdout
+        assert json.loads(store.read_text()) == {f"{SERVICE}/{DEFAULT_SYSTEM_KEY_PATH}": SECRET}
+        assert files_holding(base, SECRET) == []
+    else:
+        assert run.code == 4, run.output
+        assert "--allow-insecure-keyring to accept this" in run.stderr
+        assert not store.exists()
+        assert tree(base) == before
 
 
 # --- configuration (exit 5) ------------------------------------------------------------------

@@ -315,10 +315,14 @@ def test_record_that_cannot_be_finished_leaves_a_resumable_rotation(
     rundeck: Rundeck, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = rundeck.configured_key()
+    broken = [True]
     failed = _failing_atomic_write(
         monkeypatch,
         lambda path, data: (
-            path.suffix == ".toml" and b"[rotation]" not in data and b"rotated_at" in data
+            broken[0]
+            and path.suffix == ".toml"
+            and b"[rotation]" not in data
+            and b"rotated_at" in data
         ),
     )
     result = rotate(rundeck, delete_old=True)
@@ -327,7 +331,7 @@ def test_record_that_cannot_be_finished_leaves_a_resumable_rotation(
     new = rundeck.config_works()
     assert new == result.new_access_key_id
     assert rundeck.world.access_keys() == {new: "Active"}
-    monkeypatch.undo()
+    broken[0] = False
     finished = resume(rundeck)
     assert finished.outcome == "rotated", finished
     assert rundeck.configured_key() == new
