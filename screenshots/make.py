@@ -1,6 +1,6 @@
 """Regenerate every screenshot in this folder from the snapshot scenes: one per screen.
 
-    python screenshots/make.py
+python screenshots/make.py
 """
 
 from __future__ import annotations

@@ -233,7 +233,6 @@ def status_services(root: Path = SCENE_ROOT) -> Services:
 
     Callers point AWS_ENDPOINT_URL at UNREACHABLE_AWS, so IAM is refused at once.
     """
-    import os
     from tui.core.model import Answers, Method, Scope
     from tui.core.secret import Secret
     from tui.core.setup import apply_setup, plan_setup
@@ -244,13 +243,25 @@ def status_services(root: Path = SCENE_ROOT) -> Services:
     setups = [
         (Answers(Method.EC2, Scope.SYSTEM, region="eu-west-1"), None),
         (
-            Answers(Method.ACCESS_KEY, Scope.PROJECT, "ops", "eu-west-1", KEY_ID,
-                    "keys/project/ops/aws/secret-key"),
+            Answers(
+                Method.ACCESS_KEY,
+                Scope.PROJECT,
+                "ops",
+                "eu-west-1",
+                KEY_ID,
+                "keys/project/ops/aws/secret-key",
+            ),
             Secret(SECRET),
         ),
         (
-            Answers(Method.ACCESS_KEY, Scope.PROJECT, "web", "us-east-1", KEY_ID,
-                    "keys/project/web/aws/secret-key"),
+            Answers(
+                Method.ACCESS_KEY,
+                Scope.PROJECT,
+                "web",
+                "us-east-1",
+                KEY_ID,
+                "keys/project/web/aws/secret-key",
+            ),
             Secret(SECRET),
         ),
     ]

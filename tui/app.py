@@ -15,7 +15,6 @@ from tui.core.rundeck import RundeckError, RundeckInstall
 from tui.services import Services
 from tui.state import WizardState
 
-
 MIN_REDACTED = 8  # shorter strings are too common to redact without mangling the report
 
 
@@ -104,9 +103,7 @@ class WizardApp(App[int]):
         self._close_messages_no_wait()
 
     def crash_report(self) -> str:
-        text = "".join(
-            "".join(traceback.format_exception(error)) for error in self._crash_errors
-        )
+        text = "".join("".join(traceback.format_exception(error)) for error in self._crash_errors)
         for secret in self.radioactive.values():
             if len(secret) >= MIN_REDACTED:
                 text = text.replace(secret, "********")

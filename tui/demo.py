@@ -51,7 +51,7 @@ class SandboxKeyring(keyring.backend.KeyringBackend):
         raise RuntimeError("the sandbox keyring is only for --demo")
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._items: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:

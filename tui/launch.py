@@ -26,8 +26,7 @@ def run_wizard(options: argparse.Namespace) -> int:
         return code or 0
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         print(
-            "pa-aws-setup: the wizard needs a terminal; use a subcommand (see --help) for "
-            "scripts.",
+            "pa-aws-setup: the wizard needs a terminal; use a subcommand (see --help) for scripts.",
             file=sys.stderr,
         )
         return 2

@@ -61,8 +61,8 @@ class FirstFrame(WizardApp):
 
 from tui.core.rundeck import find_install
 
-services = Services(detect=detect, install=lambda: find_install(base, env={}), keystore=lambda: None,
-                    verify=lambda *a: None, clock=now)
+services = Services(detect=detect, install=lambda: find_install(base, env={}),
+                    keystore=lambda: None, verify=lambda *a: None, clock=now)
 FirstFrame(services).run(headless=True, size=(80, 24))
 print(json.dumps({"boto3": seen.get("boto3")}))
 """
@@ -113,9 +113,7 @@ def main() -> None:
     print("| case | median first frame (s) | ratio | peak RSS (MiB) |")
     print("|---|---|---|---|")
     print(f"| one-line Textual app (floor) | {floor:.3f} | 1.00 | {max(floor_rss):.0f} |")
-    print(
-        f"| pa-aws-setup wizard | {wizard:.3f} | {wizard / floor:.2f} | {max(wizard_rss):.0f} |"
-    )
+    print(f"| pa-aws-setup wizard | {wizard:.3f} | {wizard / floor:.2f} | {max(wizard_rss):.0f} |")
     print(f"\nruns: {runs} each, interleaved")
     print(f"boto3 imported before the first frame: {'yes' if boto3_seen else 'no'}")
 

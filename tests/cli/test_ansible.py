@@ -59,9 +59,10 @@ PLAYBOOK = """\
 def test_playbook_configures_every_node(
     tmp_path: Path, secret_service: object, java_properties: object
 ) -> None:
-    if shutil.which("ansible-playbook") is None and not (
-        Path(sys.executable).parent / "ansible-playbook"
-    ).exists():
+    if (
+        shutil.which("ansible-playbook") is None
+        and not (Path(sys.executable).parent / "ansible-playbook").exists()
+    ):
         pytest.fail("ansible-core is part of the test extras and must be installed")
     playbook_cmd = str(Path(sys.executable).parent / "ansible-playbook")
     if not Path(playbook_cmd).exists():
@@ -102,8 +103,7 @@ def test_playbook_configures_every_node(
         "PYTHONPATH": str(REPO),
     }
     run = subprocess.run(
-        [playbook_cmd, "-i", str(inventory), str(tmp_path / "site.yml"),
-         "-e", f"@{secrets_file}"],
+        [playbook_cmd, "-i", str(inventory), str(tmp_path / "site.yml"), "-e", f"@{secrets_file}"],
         capture_output=True,
         text=True,
         env=env,

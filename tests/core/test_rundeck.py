@@ -73,7 +73,7 @@ def test_missing_install_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(InstallNotFoundError, match="does not exist"):
         find_install(tmp_path / "nope", env={})
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InstallNotFoundError, match="framework.properties"):
+    with pytest.raises(InstallNotFoundError, match=r"framework\.properties"):
         find_install(tmp_path / "empty", env={})
 
 

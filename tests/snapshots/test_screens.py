@@ -23,8 +23,12 @@ def app_for(detection: str) -> WizardApp:
     return app
 
 
-def snap(snap_compare: Any, detection: str, journey: Callable[[Any], Awaitable[None]],
-         size: tuple[int, int] = SIZE) -> bool:
+def snap(
+    snap_compare: Any,
+    detection: str,
+    journey: Callable[[Any], Awaitable[None]],
+    size: tuple[int, int] = SIZE,
+) -> bool:
     return bool(snap_compare(app_for(detection), terminal_size=size, run_before=journey))
 
 

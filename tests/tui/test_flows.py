@@ -176,8 +176,6 @@ async def test_role_not_detected_needs_confirmation_and_shows_the_todo(
 ) -> None:
     app = WizardApp(make_services())
     async with app.run_test(size=(80, 24)) as pilot:
-        await run_flow(
-            app, pilot, method=Method.EC2, project=None, confirm_undetected=True
-        )
+        await run_flow(app, pilot, method=Method.EC2, project=None, confirm_undetected=True)
     values = java_properties(target_of(rundeck_base, None))
     assert values["aws.credentialProvider"] == "instance"

@@ -87,8 +87,9 @@ def run_apply(options: argparse.Namespace) -> int:
         return _apply(options)
     except CommandError as problem:
         if options.json:
-            emit_json("apply", {"ok": False, "changed": False, "error": str(problem)},
-                      problem.exit_code)
+            emit_json(
+                "apply", {"ok": False, "changed": False, "error": str(problem)}, problem.exit_code
+            )
         else:
             error(str(problem))
         return problem.exit_code
@@ -111,9 +112,9 @@ def _apply(options: argparse.Namespace) -> int:
         return _database_project(options, answers, paste_lines(answers))
     keystore = KeyStore() if answers.method is Method.ACCESS_KEY else None
     if keystore is not None:
-        problem = keystore.usability_problem(allow_insecure=options.allow_insecure_keyring)
-        if problem is not None:
-            raise CommandError(problem, EXIT_KEYRING)
+        unusable = keystore.usability_problem(allow_insecure=options.allow_insecure_keyring)
+        if unusable is not None:
+            raise CommandError(unusable, EXIT_KEYRING)
     try:
         plan = plan_setup(install, answers, keystore=keystore, secret=secret, clock=_now)
     except SetupError as problem:
@@ -152,8 +153,9 @@ def _apply(options: argparse.Namespace) -> int:
         # Verification is off in a dry run unless asked for; asked for, it must happen.
         if options.verify:
             _verify(options, answers, secret, summary)
-        return _finish(options, summary, changed=False, message="Dry run: nothing was changed.",
-                       dry_run=True)
+        return _finish(
+            options, summary, changed=False, message="Dry run: nothing was changed.", dry_run=True
+        )
     if not options.yes:
         if not sys.stdin.isatty() or options.secret_stdin:
             raise CommandError(
@@ -228,9 +230,18 @@ def _database_project(options: argparse.Namespace, answers: Answers, lines: str)
             answers.key_path
         )
     if options.json:
-        emit_json("apply", {"ok": True, "changed": False, "database_project": True,
-                            "paste_lines": lines, "paste_file": options.paste_file,
-                            "message": message}, EXIT_OK)
+        emit_json(
+            "apply",
+            {
+                "ok": True,
+                "changed": False,
+                "database_project": True,
+                "paste_lines": lines,
+                "paste_file": options.paste_file,
+                "message": message,
+            },
+            EXIT_OK,
+        )
     else:
         print(message)
         print(lines, end="")
@@ -259,8 +270,11 @@ def _finish(
     dry_run: bool = False,
 ) -> int:
     if options.json:
-        emit_json("apply", {"ok": True, "changed": changed, "dry_run": dry_run,
-                            "message": message, **summary}, EXIT_OK)
+        emit_json(
+            "apply",
+            {"ok": True, "changed": changed, "dry_run": dry_run, "message": message, **summary},
+            EXIT_OK,
+        )
     else:
         print(message)
     return EXIT_OK

@@ -31,9 +31,7 @@ def build_answers(values: Mapping[str, Any]) -> Answers:
     try:
         method = Method(str(method_text))
     except ValueError:
-        raise AnswersError(
-            f"Unknown method {method_text!r}: use ec2, ecs or access-key."
-        ) from None
+        raise AnswersError(f"Unknown method {method_text!r}: use ec2, ecs or access-key.") from None
     scope_text = values.get("scope") or ("project" if values.get("project") else None)
     if not scope_text:
         raise AnswersError("No scope given: use --system or --project NAME.")

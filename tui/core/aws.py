@@ -92,7 +92,7 @@ def caller_identity(
     try:
         sts = client("sts", access_key_id=access_key_id, secret=secret, region=region)
         answer = sts.get_caller_identity()
-    except Exception as error:  # noqa: BLE001 - every botocore failure becomes one clear AwsError
+    except Exception as error:
         raise translate_error(error, "GetCallerIdentity") from None
     return CallerIdentity(
         account=str(answer.get("Account", "")),

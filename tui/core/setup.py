@@ -20,9 +20,15 @@ from tui.core.rundeck import (
     setting_key,
 )
 from tui.core.secret import Secret
-from tui.core.writer import WriteError, atomic_write, check_target, install_lock, read_existing
+from tui.core.writer import (
+    WriteError,
+    atomic_write,
+    check_target,
+    install_lock,
+    read_existing,
+    unified_diff,
+)
 from tui.core.writer import restore as restore_file
-from tui.core.writer import unified_diff
 
 Clock = Callable[[], datetime]
 

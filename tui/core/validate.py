@@ -34,9 +34,7 @@ def validate_access_key_id(value: str) -> str:
     if prefix in REFUSED_PREFIXES:
         raise ValidationError(f"{value[:4]}… {REFUSED_PREFIXES[prefix]}")
     if len(value) != 20:
-        raise ValidationError(
-            f"An access key id has 20 characters; this one has {len(value)}."
-        )
+        raise ValidationError(f"An access key id has 20 characters; this one has {len(value)}.")
     if not ACCESS_KEY_ID.fullmatch(value):
         raise ValidationError("An access key id has only capital letters and digits.")
     if not value.startswith("AKIA"):
@@ -52,9 +50,7 @@ def clean_secret(value: str) -> Secret:
     if not value:
         raise ValidationError("The secret access key is empty.")
     if len(value) != 40:
-        raise ValidationError(
-            f"A secret access key has 40 characters; this one has {len(value)}."
-        )
+        raise ValidationError(f"A secret access key has 40 characters; this one has {len(value)}.")
     if not SECRET_ACCESS_KEY.fullmatch(value):
         raise ValidationError(
             "A secret access key has only letters, digits, '/' and '+'; this one has others."

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Button, Static
 
+from tui.core.setup import StepResult
 from tui.messages import ApplyFinished, ApplyProgress
 from tui.screens.base import WizardStep
 
@@ -54,9 +55,12 @@ class ApplyScreen(WizardStep):
             secret=self.state.secret,
             clock=self.services.clock,
             allow_insecure=self.services.allow_insecure_keyring,
-            on_step=lambda step: self.post_message(ApplyProgress(step)),
+            on_step=self.report_step,
         )
         self.post_message(ApplyFinished(result))
+
+    def report_step(self, step: StepResult) -> None:
+        self.post_message(ApplyProgress(step))
 
     @on(ApplyProgress)
     def show_step(self, message: ApplyProgress) -> None:

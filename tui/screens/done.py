@@ -65,8 +65,10 @@ class DoneScreen(WizardStep):
             yield Button("Save", id="save-answers")
         if self.services.demo_root is not None:
             yield Static(
-                Text(f"DEMO sandbox: look at the result in {self.services.demo_root}",
-                     style="bold magenta"),
+                Text(
+                    f"DEMO sandbox: look at the result in {self.services.demo_root}",
+                    style="bold magenta",
+                ),
                 id="demo-note",
             )
 

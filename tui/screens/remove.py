@@ -46,7 +46,7 @@ class RemoveScreen(ModalScreen[bool]):
         self.dismiss(False)
 
     @on(Button.Pressed, "#confirm-remove")
-    def remove(self) -> None:
+    def confirm_removal(self) -> None:
         from tui.core.setup import apply_removal
 
         app = cast("WizardApp", self.app)

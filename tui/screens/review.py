@@ -49,9 +49,7 @@ class ReviewScreen(WizardStep):
         if install is not None:
             try:
                 keystore = (
-                    self.services.keystore()
-                    if self.state.method is Method.ACCESS_KEY
-                    else None
+                    self.services.keystore() if self.state.method is Method.ACCESS_KEY else None
                 )
                 plan = plan_setup(
                     install,
@@ -95,9 +93,7 @@ class ReviewScreen(WizardStep):
         self.query_one("#record", Static).update(record)
         warnings = self.query_one("#warnings", Static)
         if plan.warnings:
-            warnings.update(
-                Text("\n".join(f"⚠ {w}" for w in plan.warnings), style="yellow")
-            )
+            warnings.update(Text("\n".join(f"⚠ {w}" for w in plan.warnings), style="yellow"))
         else:
             warnings.display = False
         apply_button = self.query_one("#apply", Button)

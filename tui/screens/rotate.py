@@ -17,7 +17,7 @@ from tui.screens.base import WizardStep
 from tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
-    from tui.core.rotation import RotationResult, RotationStep, SpareKey
+    from tui.core.rotation import RotationResult, RotationStep, RotationTarget, SpareKey
 
 STEP_STYLE = {
     "running": ("…", "yellow"),
@@ -78,7 +78,7 @@ class RotateScreen(WizardStep):
     def on_mount(self) -> None:
         self.check_interrupted()
 
-    def target(self):  # type: ignore[no-untyped-def]
+    def target(self) -> RotationTarget:
         from tui.core.rotation import load_target
 
         install, problem = self.wizard.rundeck_install()
@@ -202,8 +202,9 @@ class RotateScreen(WizardStep):
         self.finished = True
         outcome = Text()
         styles = {"rotated": "bold green", "partial": "bold yellow"}
-        outcome.append(f"{result.outcome.replace('_', ' ')}\n", style=styles.get(
-            result.outcome, "bold red"))
+        outcome.append(
+            f"{result.outcome.replace('_', ' ')}\n", style=styles.get(result.outcome, "bold red")
+        )
         if result.error:
             outcome.append(f"{result.error}\n", style="red")
         for warning in result.warnings:

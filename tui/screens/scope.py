@@ -46,8 +46,9 @@ class ScopeScreen(WizardStep):
                 id="scope-project",
             )
         projects = self.install.list_projects() if self.install else []
-        yield Label("Projects found:" if projects else "No projects found on disk.",
-                    id="projects-label")
+        yield Label(
+            "Projects found:" if projects else "No projects found on disk.", id="projects-label"
+        )
         yield OptionList(*projects, id="projects")
         yield Input(
             value=self.state.project or "",

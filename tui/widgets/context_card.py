@@ -37,14 +37,18 @@ class ContextCard(Static):
             table.add_row("  region", _value(ec2.region))
             table.add_row("  account", _value(ec2.account or detection.identity.account))
         else:
-            table.add_row("EC2", Text(f"not detected: {ec2.error or 'no metadata'}", style="yellow"))
+            table.add_row(
+                "EC2", Text(f"not detected: {ec2.error or 'no metadata'}", style="yellow")
+            )
         if ecs.detected:
             table.add_row("ECS", Text("task found", style="green"))
             table.add_row("  cluster", _value(ecs.cluster))
             table.add_row("  task", _value(ecs.task_arn))
             table.add_row("  task role", _value(ecs.role_arn))
         else:
-            table.add_row("ECS", Text(f"not detected: {ecs.error or 'no metadata'}", style="yellow"))
+            table.add_row(
+                "ECS", Text(f"not detected: {ecs.error or 'no metadata'}", style="yellow")
+            )
         sources = ", ".join(detection.credentials.sources) or "none"
         table.add_row("Credentials", Text(sources))
         identity = detection.identity
