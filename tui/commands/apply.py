@@ -214,6 +214,13 @@ def _is_keyring_error(message: str | None) -> bool:
 
 
 def _database_project(options: argparse.Namespace, answers: Answers, lines: str) -> int:
+    if not options.paste_file:
+        raise CommandError(
+            "This project has no project.properties on disk: Rundeck keeps its configuration "
+            "in its database (or the name has a typo). Pass --paste-file FILE to get the lines "
+            "to paste into Project Settings → Edit Configuration File.",
+            EXIT_CONFIG,
+        )
     message = (
         f"Project {answers.project} has no project.properties on disk: Rundeck keeps its "
         "configuration in its database. Paste these lines into Project Settings → "

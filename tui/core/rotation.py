@@ -1,8 +1,9 @@
 """Access key rotation as a transaction that never leaves Rundeck without a working key.
 
-The record holds an in-progress marker (ids only) from before CreateAccessKey until the end,
-and while it is there the keyring also keeps the previous secret beside the current one, so a
-run killed at any point can be finished or rolled back without any secret held in memory.
+The record holds an in-progress marker (key ids only) from before CreateAccessKey until the
+end, and from the switch on the keyring also keeps the previous secret beside the current one
+(at ``<key path>.rotation-previous``), so a run killed at any point can be finished or rolled
+back without any secret that lived only in the dead process's memory.
 """
 
 from __future__ import annotations

@@ -45,14 +45,14 @@ def validate_project_name(name: str) -> str:
         raise ProjectNameError("The project name is empty.")
     if "/" in name or "\\" in name or name in (".", ".."):
         raise ProjectNameError(
-            f"The project name {name!r} contains a path separator or is '.'/'..'; "
+            "The project name contains a path separator or is '.'/'..'; "
             "Rundeck project names are a single folder name."
         )
     if len(name) > PROJECT_NAME_MAX:
         raise ProjectNameError(f"The project name is longer than {PROJECT_NAME_MAX} characters.")
     if not PROJECT_NAME_PATTERN.fullmatch(name):
         raise ProjectNameError(
-            f"The project name {name!r} has characters Rundeck rejects: use letters, digits "
+            "The project name has characters Rundeck rejects: use letters, digits "
             "and - _ . + (not starting with a dot)."
         )
     return name

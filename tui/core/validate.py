@@ -76,7 +76,9 @@ def validate_region(value: str) -> str:
     if not value:
         raise ValidationError("The region is empty.")
     if not REGION.fullmatch(value):
-        raise ValidationError(f"{value!r} is not shaped like an AWS region (e.g. us-east-1).")
+        raise ValidationError("The region is not shaped like an AWS region (e.g. us-east-1).")
     if value not in known_regions():
-        raise ValidationError(f"{value} is not a region this version of botocore knows.")
+        raise ValidationError(
+            "The region is not one this version of botocore knows (e.g. us-east-1)."
+        )
     return value
