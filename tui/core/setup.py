@@ -322,20 +322,20 @@ def apply_setup(
                     f"{plan.target} changed since the review; nothing was written. "
                     "Review the new diff and apply again."
                 )
-            report(StepResult("check", "done", f"{plan.target} is as reviewed"))
+            report(StepResult("check", "done", f"{plan.target.name} is as reviewed"))
             _apply_keyring(plan, keystore, secret, allow_insecure, report, undo)
             if plan.file_changes:
                 result.backup = atomic_write(plan.target, plan.after, now=clock())
                 before = plan.before
                 undo.append(("properties", lambda: restore_file(plan.target, before)))
-                report(StepResult("properties", "done", f"wrote {plan.target}"))
+                report(StepResult("properties", "done", f"wrote {plan.target.name}"))
             else:
                 report(StepResult("properties", "skipped", f"{plan.target} already up to date"))
             if plan.record_changes or plan.file_changes:
                 record_before = read_existing(plan.record_path)
                 atomic_write(plan.record_path, plan.record_text.encode("utf-8"), backup=False)
                 undo.append(("record", lambda: restore_file(plan.record_path, record_before)))
-                report(StepResult("record", "done", f"wrote {plan.record_path}"))
+                report(StepResult("record", "done", f"wrote {plan.record_path.name}"))
             else:
                 report(StepResult("record", "skipped", "record already up to date"))
     except (SetupError, WriteError, KeyStoreError) as error:

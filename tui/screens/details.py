@@ -31,7 +31,7 @@ class DetailsScreen(WizardStep):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "next", "Next", show=True),
         Binding("ctrl+r", "reveal", "Reveal secret", show=True),
-        Binding("ctrl+v", "verify", "Verify with AWS", show=True),
+        Binding("ctrl+t", "verify", "Verify with AWS", show=True),
     ]
 
     def __init__(self) -> None:
