@@ -23,7 +23,6 @@ class WizardApp(App[int]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live anywhere
     TITLE = "pa-aws-setup"
-    SUB_TITLE = "AWS authentication for Rundeck"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f2", "toggle_dark", "Theme", show=False),
@@ -38,8 +37,6 @@ class WizardApp(App[int]):
         self._crash_errors: list[BaseException] = []
         self._install: RundeckInstall | None = None
         self._install_error: str | None = None
-        if services.demo_root is not None:
-            self.sub_title = "DEMO sandbox: nothing real is touched"
 
     def on_mount(self) -> None:
         from tui.core.rundeck import has_existing_setup

@@ -77,3 +77,8 @@ class QuestionAsked(Message):
 
     question: str
     reply: object  # a tui.screens.rotate.Reply
+
+
+@dataclass
+class RemovalFinished(Message):
+    result: ApplyResult

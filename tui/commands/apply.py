@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tui.cli import EXIT_AWS, EXIT_CONFIG, EXIT_KEYRING, EXIT_OK, EXIT_USAGE, EXIT_VERIFY
+from tui.cli import EXIT_CONFIG, EXIT_KEYRING, EXIT_OK, EXIT_USAGE, EXIT_VERIFY
 from tui.commands.output import colour_diff, emit_json, error
 from tui.core.answers import AnswersError, build_answers, load_answers_file
 from tui.core.model import Answers, Method
@@ -182,8 +182,7 @@ def _apply(options: argparse.Namespace) -> int:
     ]
     summary["backup"] = str(result.backup) if result.backup else None
     if not result.ok:
-        keyring_failed = any(s.name == "keyring" and s.status == "failed" for s in result.steps)
-        code = EXIT_KEYRING if keyring_failed or _is_keyring_error(result.error) else EXIT_CONFIG
+        code = EXIT_KEYRING if result.error_kind == "keyring" else EXIT_CONFIG
         raise CommandError(f"{result.error} Everything was rolled back.", code)
     return _finish(options, summary, changed=True, message=_done_message(plan, result.backup))
 
@@ -207,10 +206,6 @@ def _verify(
     summary["identity"] = {"account": identity.account, "arn": identity.arn}
     if not options.json:
         print(f"Verified with AWS STS: {identity.arn}")
-
-
-def _is_keyring_error(message: str | None) -> bool:
-    return bool(message) and "keyring" in (message or "").lower()
 
 
 def _database_project(options: argparse.Namespace, answers: Answers, lines: str) -> int:
@@ -294,6 +289,3 @@ def _done_message(plan: Any, backup: Path | None) -> str:
 
 def _now() -> datetime:
     return datetime.now().astimezone().replace(microsecond=0)
-
-
-__all__ = ["EXIT_AWS", "CommandError", "read_secret", "run_apply"]

@@ -610,6 +610,26 @@ def _commands(user: str | None, old_id: str) -> list[str]:
 # === automatic rotation ====================================================================
 
 
+def _switched_record(
+    record: SetupRecord,
+    old_id: str,
+    new_id: str,
+    iam_user: str | None,
+    now: datetime,
+    rotation: RotationState,
+) -> SetupRecord:
+    """The record once Rundeck uses ``new_id``: the old key kept as the previous one."""
+    return record.updated(
+        access_key_id=new_id,
+        previous_access_key_id=old_id,
+        previous_key_inactive=False,
+        rotated_at=now,
+        updated_at=now,
+        iam_user=iam_user,
+        rotation=rotation,
+    )
+
+
 def rotate_key(
     target: RotationTarget,
     *,
@@ -710,16 +730,14 @@ def _rotate(run: _Run, delete_old: bool, confirm: ConfirmDelete | None) -> None:
         _discard_new_key(run, old_iam, new_id, f"The new key never worked: {error}", "aws")
     now = run.clock()
     started = run.record.rotation.started_at if run.record.rotation else now
-    record_after = run.record.updated(
-        access_key_id=new_id,
-        previous_access_key_id=old_id,
-        previous_key_inactive=False,
-        rotated_at=now,
-        updated_at=now,
-        iam_user=identity.iam_user,
-        key_path=target.key_path,
-        rotation=RotationState(PHASE_SWITCHED, old_id, new_id, started),
-    )
+    record_after = _switched_record(
+        run.record,
+        old_id,
+        new_id,
+        identity.iam_user,
+        now,
+        RotationState(PHASE_SWITCHED, old_id, new_id, started),
+    ).updated(key_path=target.key_path)
     record_before_switch = run.record
     try:
         run.switch(
@@ -1414,14 +1432,13 @@ def _manual(
         )
     except WriteError as error:
         raise run.refuse(f"Cannot record the rotation: {error}", "config") from None
-    record_after = run.record.updated(
-        access_key_id=new_id,
-        previous_access_key_id=old_id,
-        previous_key_inactive=False,
-        rotated_at=now,
-        updated_at=now,
-        iam_user=identity.iam_user,
-        rotation=RotationState(PHASE_MANUAL_SWITCHED, old_id, new_id, now),
+    record_after = _switched_record(
+        run.record,
+        old_id,
+        new_id,
+        identity.iam_user,
+        now,
+        RotationState(PHASE_MANUAL_SWITCHED, old_id, new_id, now),
     )
     record_before = run.record
     try:

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tui.core import record as records
-from tui.core.keystore import BackendInfo, KeyStore, KeyStoreError
+from tui.core.keystore import BackendInfo, KeyStore, KeyStoreError, default_key_path
 from tui.core.model import Answers, Method, Scope
 from tui.core.properties import PropertiesDocument, PropertiesError
 from tui.core.record import SetupRecord
@@ -96,6 +96,7 @@ class ApplyResult:
     steps: list[StepResult] = field(default_factory=list)
     backup: Path | None = None
     error: str | None = None
+    error_kind: str | None = None  # "keyring" or "config": what the failure was about
 
 
 StepCallback = Callable[[StepResult], None]
@@ -280,13 +281,21 @@ def _conflicts(install: RundeckInstall, answers: Answers) -> list[str]:
     return found
 
 
+ACCESS_KEY_PLACEHOLDER = "<access key id>"
+
+
 def paste_lines(answers: Answers) -> str:
-    """The lines to paste into Project Settings → Edit Configuration File (database projects)."""
+    """The lines to paste into Project Settings → Edit Configuration File (database projects).
+
+    Asked before the key id is known (the Scope step comes first), the access-key lines get a
+    placeholder id and the default key-storage path.
+    """
+    access = answers.method is Method.ACCESS_KEY
     wanted = desired_settings(
         answers.method,
         region=answers.region,
-        access_key_id=answers.access_key_id,
-        key_path=answers.key_path,
+        access_key_id=answers.access_key_id or (ACCESS_KEY_PLACEHOLDER if access else None),
+        key_path=answers.key_path or (default_key_path(answers.project) if access else None),
     )
     document = PropertiesDocument.parse("")
     for name, value in wanted.items():
@@ -340,6 +349,7 @@ def apply_setup(
                 report(StepResult("record", "skipped", "record already up to date"))
     except (SetupError, WriteError, KeyStoreError) as error:
         result.error = str(error)
+        result.error_kind = "keyring" if isinstance(error, KeyStoreError) else "config"
         report(StepResult("error", "failed", str(error)))
         for name, action in reversed(undo):
             try:

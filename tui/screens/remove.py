@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.messages import RemovalFinished
 from tui.widgets.diff_view import DiffView
 
 if TYPE_CHECKING:
@@ -47,15 +48,26 @@ class RemoveScreen(ModalScreen[bool]):
 
     @on(Button.Pressed, "#confirm-remove")
     def confirm_removal(self) -> None:
+        for button in self.query(Button):
+            button.disabled = True
+        self.query_one("#remove-result", Static).update("Removing…")
+        self.remove_setup()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="remove")
+    def remove_setup(self) -> None:
         from tui.core.setup import apply_removal
 
         app = cast("WizardApp", self.app)
         keystore = app.services.keystore() if self.plan.key_path else None
         result = apply_removal(self.plan, keystore=keystore, clock=app.services.clock)
+        self.post_message(RemovalFinished(result))
+
+    @on(RemovalFinished)
+    def removal_finished(self, message: RemovalFinished) -> None:
+        result = message.result
         if result.ok:
             self.notify(f"Removed. Backup: {result.backup}")
             self.dismiss(True)
-        else:
-            self.query_one("#remove-result", Static).update(
-                Text(f"✗ {result.error}", style="bold red")
-            )
+            return
+        self.query_one("#remove-result", Static).update(Text(f"✗ {result.error}", style="bold red"))
+        self.query_one("#cancel", Button).disabled = False

@@ -151,19 +151,9 @@ class ScopeScreen(WizardStep):
         if not path_text:
             self.notify("Type a file name first.", severity="warning")
             return
-        from dataclasses import replace
-
-        from tui.core.keystore import default_key_path
-
-        answers = self.state.answers()
-        if answers.method.value == "access-key" and not answers.key_path:
-            answers = replace(
-                answers,
-                access_key_id=answers.access_key_id or "<access key id>",
-                key_path=default_key_path(answers.project),
-            )
         try:
-            Path(path_text).expanduser().write_text(paste_lines(answers), encoding="latin-1")
+            lines = paste_lines(self.state.answers())
+            Path(path_text).expanduser().write_text(lines, encoding="latin-1")
         except OSError as error:
             self.notify(f"Cannot write {path_text}: {error.strerror}", severity="error")
             return
