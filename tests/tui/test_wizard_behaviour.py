@@ -17,11 +17,13 @@ from tests.tui.test_flows import KEY_ID, SECRET, settle, type_into
 from tui.app import WizardApp
 from tui.screens.apply import ApplyScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.detect import DetectScreen
 from tui.screens.details import DetailsScreen
 from tui.screens.method import MethodScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.scope import ScopeScreen
 from tui.screens.status import StatusScreen
+from tui.widgets.key_bar import KeyBar
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -131,6 +133,24 @@ async def test_quitting_before_any_answer_does_not_ask(
     assert app.return_code == 0
 
 
+async def test_the_key_bar_lists_the_step_keys_and_a_click_presses_one(
+    aws_env: Any, make_services: Callable[..., Any]
+) -> None:
+    app = WizardApp(make_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MethodScreen)
+        bar = app.screen.query_one(KeyBar)
+        line = str(bar.render())
+        assert "Back" in line and "Quit" in line
+        assert "Detect again" not in line  # the previous step's keys are gone
+        await pilot.click(KeyBar, offset=(line.index("Back"), 0))
+        await pilot.pause()
+        assert isinstance(app.screen, DetectScreen)
+
+
 async def test_a_locked_keyring_during_apply_changes_nothing(
     aws_env: Any,
     keystore: Any,
@@ -223,6 +243,7 @@ from pathlib import Path
 from tui.app import WizardApp
 from tui.core.model import Method, Scope
 from tui.demo import make_rundeck_layout
+from tui.screens.detect import DetectScreen
 from tui.screens.details import DetailsScreen
 from tui.services import Services, now
 from tui.state import WizardState

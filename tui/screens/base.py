@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer
 
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.step_indicator import StepIndicator
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class WizardStep(Screen[object]):
             yield from self.body()
         with Horizontal(classes="actions"):
             yield from self.actions()
-        yield Footer()
+        yield KeyBar()
 
     def body(self) -> ComposeResult:
         yield from ()

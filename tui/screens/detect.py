@@ -66,7 +66,8 @@ class DetectScreen(WizardStep):
 
     def on_mount(self) -> None:
         self.query_one("#context", ContextCard).display = False
-        self.run_detection()
+        # After the first frame: the user sees the screen before any probe competes for the CPU.
+        self.call_after_refresh(self.run_detection)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="detect")
     def run_detection(self) -> None:
