@@ -396,7 +396,7 @@ def _apply_keyring(
             keystore.put(action.path, previous, allow_insecure=True)
 
     undo.append(("keyring", put_back))
-    report(StepResult("keyring", "done", f"stored the secret as a password at {action.path}"))
+    report(StepResult("keyring", "done", f"stored the password at {action.path}"))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class ApplyScreen(WizardStep):
 
     STEP = 6
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "finish", "Continue", show=True)]
+    running = True  # from the start: the bindings are checked before on_mount
 
     def body(self) -> ComposeResult:
         yield Static("Applying…", id="apply-title", classes="title")
@@ -93,6 +94,13 @@ class ApplyScreen(WizardStep):
             button.label = "Back"
         button.disabled = False
         button.focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc goes back only after a failure: not while writing, nor over a finished setup."""
+        if action == "back":
+            return not self.running and (self.state.result is None or not self.state.result.ok)
+        return True
 
     def action_back(self) -> None:
         if not self.running and (self.state.result is None or not self.state.result.ok):

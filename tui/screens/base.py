@@ -22,7 +22,12 @@ class WizardStep(Screen[object]):
     """A numbered step of the wizard; subclasses compose ``body`` and call ``advance``."""
 
     STEP: ClassVar[int] = 0
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        # The focus is usually on a button; these keep a long body readable from there.
+        Binding("pagedown", "scroll_body(1)", "Scroll", show=False),
+        Binding("pageup", "scroll_body(-1)", "Scroll", show=False),
+    ]
 
     @property
     def wizard(self) -> WizardApp:
@@ -50,6 +55,13 @@ class WizardStep(Screen[object]):
     def actions(self) -> ComposeResult:
         """Buttons kept visible below the scrolling body, whatever its length."""
         yield from ()
+
+    def action_scroll_body(self, pages: int) -> None:
+        body = self.query_one(".body", VerticalScroll)
+        if pages > 0:
+            body.scroll_page_down()
+        else:
+            body.scroll_page_up()
 
     def advance(self) -> None:
         self.wizard.advance(self)

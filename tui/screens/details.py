@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -98,11 +98,16 @@ class DetailsScreen(WizardStep):
     def actions(self) -> ComposeResult:
         yield Button("Next", id="next", variant="primary")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Reveal and Verify belong to the access key fields; a role method has neither."""
+        return self.access_key or action not in ("reveal", "verify")
+
     def _project(self) -> str | None:
         return self.state.project if self.state.scope is Scope.PROJECT else None
 
     def on_mount(self) -> None:
         self.query_one("#region-list").display = False
+        self.query_one("#errors").display = False
         if self.access_key:
             self.query_one("#verify-result").display = False
         self.load_regions()
@@ -129,6 +134,24 @@ class DetailsScreen(WizardStep):
         options.clear_options()
         options.add_options(matches[:50])
         options.display = bool(matches) and not exact and event.input.has_focus
+
+    def on_key(self, event: events.Key) -> None:
+        """Down from the region field goes into its suggestions, as in a combo box."""
+        suggestions = self.query_one("#region-list", OptionList)
+        in_region_field = self.focused is self.query_one("#region")
+        if event.key == "down" and in_region_field and suggestions.display:
+            suggestions.highlighted = 0
+            suggestions.focus()
+            event.stop()
+
+    def pick_first_suggestion(self) -> bool:
+        """Enter in the region field takes the first suggestion, if the list is showing."""
+        suggestions = self.query_one("#region-list", OptionList)
+        if not suggestions.display or suggestions.option_count == 0:
+            return False
+        self.query_one("#region", Input).value = str(suggestions.get_option_at_index(0).prompt)
+        suggestions.display = False
+        return True
 
     @on(OptionList.OptionSelected, "#region-list")
     def region_picked(self, event: OptionList.OptionSelected) -> None:
@@ -174,6 +197,7 @@ class DetailsScreen(WizardStep):
     def show_problems(self, problems: list[str]) -> None:
         errors = self.query_one("#errors", Static)
         errors.update(Text("\n".join(f"✗ {p}" for p in problems), style="bold red"))
+        errors.display = bool(problems)
 
     @on(Button.Pressed, "#verify")
     def action_verify(self) -> None:
@@ -223,7 +247,12 @@ class DetailsScreen(WizardStep):
         elif message.error is not None:
             result.update(Text(f"✗ {message.error}", style="bold red"))
 
-    @on(Input.Submitted)
+    @on(Input.Submitted, "#region")
+    def region_submitted(self) -> None:
+        if not self.pick_first_suggestion():
+            self.action_next()
+
+    @on(Input.Submitted, "#access-key-id, #secret, #key-path")
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
         problems = self.collect()

@@ -55,7 +55,10 @@ class DoneScreen(WizardStep):
                 "make sure the role is attached, then run a job with an AWS step to confirm.\n"
             )
         yield Static(summary, id="summary")
-        yield Label("The same setup, headless (the secret comes from stdin):")
+        secret_note = (
+            " (the secret comes from stdin)" if answers.method is Method.ACCESS_KEY else ""
+        )
+        yield Label(f"The same setup, headless{secret_note}:")
         yield Static(
             Text(command_line(answers, rdeck_base=self.services.rdeck_base), style="cyan"),
             id="command",

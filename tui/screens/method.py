@@ -16,9 +16,10 @@ from tui.screens.base import WizardStep
 from tui.screens.confirm import ConfirmScreen
 
 WHEN_TO_USE = {
-    Method.EC2: "Rundeck runs on EC2: the instance's role gives short-lived credentials.",
-    Method.ECS: "Rundeck runs on ECS or Fargate: the task role gives short-lived credentials.",
-    Method.ACCESS_KEY: "Rundeck runs anywhere. Least secure: a long-lived key to store and rotate.",
+    # One line each at 80 columns: a wrapped line would lose its indent in the list.
+    Method.EC2: "On EC2: the instance's role gives short-lived credentials.",
+    Method.ECS: "On ECS or Fargate: the task role gives short-lived credentials.",
+    Method.ACCESS_KEY: "Anywhere. Least secure: a long-lived key to store and rotate.",
 }
 
 ROLE_TODO = {
@@ -26,14 +27,14 @@ ROLE_TODO = {
         "Still to do in AWS (the wizard only configures Rundeck):\n"
         " 1. IAM → Roles → Create role; trusted entity: AWS service ec2.amazonaws.com\n"
         " 2. Attach the permission policies for the Rundeck plugins you use\n"
-        " 3. EC2 → Instances → Actions → Security → Modify IAM role: attach the role\n"
-        "    to this instance (and to every instance of a cluster)"
+        " 3. EC2 → Instances → Actions → Security → Modify IAM role: pick the role,\n"
+        "    on this instance and on every instance of a cluster"
     ),
     Method.ECS: (
         "Still to do in AWS (the wizard only configures Rundeck):\n"
         " 1. IAM → Roles → Create role; trusted entity: ecs-tasks.amazonaws.com\n"
         " 2. Attach the permission policies for the Rundeck plugins you use\n"
-        " 3. ECS → Task definitions → Create new revision: set this role as Task Role,\n"
+        " 3. ECS → Task definitions → new revision with this role as its Task role;\n"
         "    then update the service to the new revision"
     ),
 }

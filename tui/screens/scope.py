@@ -52,7 +52,7 @@ class ScopeScreen(WizardStep):
         yield OptionList(*projects, id="projects")
         yield Input(
             value=self.state.project or "",
-            placeholder="or type a project name",
+            placeholder="or type a new project name",
             id="project-name",
         )
         yield Static("", id="target")
@@ -77,6 +77,10 @@ class ScopeScreen(WizardStep):
     def scope_changed(self, event: RadioSet.Changed) -> None:
         self.state.scope = Scope.SYSTEM if event.index == 0 else Scope.PROJECT
         self.refresh_scope()
+        if self.state.scope is Scope.PROJECT and event.radio_set.has_focus:
+            # Straight on to the project: the list if there is one, else the name.
+            projects = self.query_one("#projects", OptionList)
+            (projects if projects.option_count else self.query_one("#project-name")).focus()
 
     @on(OptionList.OptionHighlighted, "#projects")
     def project_highlighted(self, event: OptionList.OptionHighlighted) -> None:
