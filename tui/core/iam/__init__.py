@@ -1,0 +1,1 @@
+"""IAM help: the catalog of Rundeck AWS plugins and least-privilege policies for them."""
