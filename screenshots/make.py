@@ -19,13 +19,14 @@ from tui.app import WizardApp  # noqa: E402
 SHOTS = [
     ("01-detect", "ec2", scenes.at_detect),
     ("02-method", "ec2", scenes.at_method),
-    ("03-scope", "nothing", scenes.at_scope_project),
-    ("04-details", "nothing", scenes.at_details),
-    ("05-review", "nothing", scenes.at_review),
-    ("06-apply-failed", "nothing", scenes.at_apply_failed),
-    ("07-done", "nothing", scenes.at_done),
-    ("08-detect-nothing", "nothing", scenes.at_detect),
-    ("09-status", "status", scenes.at_status),
+    ("03-permissions", "ec2", scenes.at_permissions_policy),
+    ("04-scope", "nothing", scenes.at_scope_project),
+    ("05-details", "nothing", scenes.at_details),
+    ("06-review", "nothing", scenes.at_review),
+    ("07-apply-failed", "nothing", scenes.at_apply_failed),
+    ("08-done", "nothing", scenes.at_done),
+    ("09-detect-nothing", "nothing", scenes.at_detect),
+    ("10-status", "status", scenes.at_status),
 ]
 
 

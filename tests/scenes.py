@@ -7,10 +7,15 @@ that never moves and a keyring in memory, plus the keys that bring it to a given
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from botocore.exceptions import ClientError
+from keyring.errors import PasswordSetError
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -23,6 +28,7 @@ from tui.core.detect import (
     Identity,
     recommend,
 )
+from tui.core.secret import Secret
 from tui.demo import SandboxKeyring, make_rundeck_layout
 from tui.services import ProgressCallback, Services
 
@@ -176,9 +182,31 @@ async def at_method_undetected_role(pilot: Pilot[object]) -> None:
     await settle(pilot)
 
 
+async def at_permissions(pilot: Pilot[object]) -> None:
+    """EC2 (detected), then two plugins ticked through the filter: the policy shows below."""
+    await at_method(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+    for typed in ("node source", "s3 steps"):
+        await fill(pilot, "#plugin-filter", typed)
+        await pilot.press("enter", "down", "space")
+    await fill(pilot, "#plugin-filter", "")
+    await settle(pilot)
+
+
+async def at_permissions_policy(pilot: Pilot[object]) -> None:
+    """The same, scrolled to the policy with Page Down from the buttons."""
+    await at_permissions(pilot)
+    pilot.app.screen.query_one("#next").focus()
+    await pilot.press("pagedown")
+    await settle(pilot)
+
+
 async def at_scope_project(pilot: Pilot[object]) -> None:
     await at_method(pilot)
     await pilot.press("home", "down", "down", "enter")
+    await settle(pilot)
+    await pilot.press("ctrl+n")  # Permissions: nothing ticked
     await settle(pilot)
     await pilot.press("down", "enter")
     await fill(pilot, "#project-name", "ops")
@@ -276,4 +304,204 @@ def status_services(root: Path = SCENE_ROOT) -> Services:
 
 async def at_status(pilot: Pilot[object]) -> None:
     await settle(pilot)
+    await settle(pilot)
+
+
+# --- key rotation: IAM answers fixed in advance --------------------------------------------------
+
+USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/svc/rundeck"
+NEW_KEY_ID = "AKIAI44QH8DHBEXAMPLE"  # AWS's second documented example key
+NEW_SECRET = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
+SPARE_KEY_ID = "AKIASPAREKEY0EXAMPLE"
+OPS_KEY_PATH = "keys/project/ops/aws/secret-key"
+
+
+@dataclass
+class SceneKey:
+    secret: str
+    status: str
+    created: datetime
+    last_used: datetime | None = None
+    last_service: str | None = None
+
+
+class SceneAws:
+    """STS and IAM for one user, answering from fixed keys: a stand-in for AWS in snapshots only
+    (pilot tests use moto), because moto's key ids and dates change on every run.
+
+    Called like tui.core.aws.client; CreateAccessKey hands out NEW_KEY_ID.
+    """
+
+    def __init__(self, keys: dict[str, SceneKey]) -> None:
+        self.keys = keys
+
+    def __call__(
+        self, service: str, *, access_key_id: str, secret: Secret, region: str | None = None
+    ) -> SceneClient:
+        return SceneClient(self, access_key_id, secret.reveal())
+
+
+class SceneClient:
+    def __init__(self, aws: SceneAws, access_key_id: str, secret: str) -> None:
+        self.aws, self.access_key_id, self.secret = aws, access_key_id, secret
+
+    def _refuse(self, code: str, operation: str) -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": "scene"}}, operation)
+
+    def _authenticated(self, operation: str) -> None:
+        key = self.aws.keys.get(self.access_key_id)
+        if key is None or key.secret != self.secret:
+            raise self._refuse("InvalidClientTokenId", operation)
+
+    def get_caller_identity(self) -> dict[str, Any]:
+        self._authenticated("GetCallerIdentity")
+        return {"Account": ACCOUNT, "Arn": USER_ARN, "UserId": "AIDASCENEUSER0000001"}
+
+    # The parameters are named as boto3 names them.
+    def list_access_keys(self, UserName: str) -> dict[str, Any]:
+        self._authenticated("ListAccessKeys")
+        listed = [
+            {
+                "UserName": UserName,
+                "AccessKeyId": key_id,
+                "Status": key.status,
+                "CreateDate": key.created,
+            }
+            for key_id, key in self.aws.keys.items()
+        ]
+        return {"AccessKeyMetadata": listed}
+
+    def get_access_key_last_used(self, AccessKeyId: str) -> dict[str, Any]:
+        self._authenticated("GetAccessKeyLastUsed")
+        key = self.aws.keys[AccessKeyId]
+        used: dict[str, Any] = {"ServiceName": key.last_service or "N/A", "Region": "N/A"}
+        if key.last_used is not None:
+            used |= {"LastUsedDate": key.last_used, "Region": "eu-west-1"}
+        return {"UserName": "rundeck", "AccessKeyLastUsed": used}
+
+    def create_access_key(self, UserName: str) -> dict[str, Any]:
+        self._authenticated("CreateAccessKey")
+        self.aws.keys[NEW_KEY_ID] = SceneKey(NEW_SECRET, "Active", FIXED_NOW)
+        return {
+            "AccessKey": {
+                "UserName": UserName,
+                "AccessKeyId": NEW_KEY_ID,
+                "Status": "Active",
+                "SecretAccessKey": NEW_SECRET,
+                "CreateDate": FIXED_NOW,
+            }
+        }
+
+    def update_access_key(self, UserName: str, AccessKeyId: str, Status: str) -> None:
+        self._authenticated("UpdateAccessKey")
+        self.aws.keys[AccessKeyId].status = Status
+
+    def delete_access_key(self, UserName: str, AccessKeyId: str) -> None:
+        self._authenticated("DeleteAccessKey")
+        del self.aws.keys[AccessKeyId]
+
+
+class RefusingKeyring(SandboxKeyring):
+    """The memory keyring, except that writes to ``refused`` paths fail like a broken keyring."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: set[str] = set()
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        if username in self.refused:
+            raise PasswordSetError("the keyring refused the write")
+        super().set_password(service, username, password)
+
+
+def access_key_services(
+    *,
+    age_days: int,
+    spare: bool = False,
+    keyring: SandboxKeyring | None = None,
+    root: Path = SCENE_ROOT,
+) -> tuple[Services, SceneAws]:
+    """Project ops set up with KEY_ID, ``age_days`` old and used yesterday by S3; project web
+    on the EC2 role. With ``spare``, the user's second key is an inactive one made by hand."""
+    from tui.core.keystore import KeyStore
+    from tui.core.model import Answers, Method, Scope
+    from tui.core.setup import apply_setup, plan_setup
+
+    services = scene_services(nothing_detected(), root=root)
+    if keyring is not None:
+        memory = keyring
+        services.keystore = lambda: KeyStore(memory, assume_security="secure")
+    keys = {
+        KEY_ID: SceneKey(
+            SECRET,
+            "Active",
+            FIXED_NOW - timedelta(days=age_days, hours=3),
+            last_used=FIXED_NOW - timedelta(days=1),
+            last_service="s3",
+        )
+    }
+    if spare:
+        keys[SPARE_KEY_ID] = SceneKey("spare-secret", "Inactive", FIXED_NOW - timedelta(days=400))
+    aws = SceneAws(keys)
+    services.aws_client = aws
+    install, keystore = services.install(), services.keystore()
+    setups = [
+        (
+            Answers(Method.ACCESS_KEY, Scope.PROJECT, "ops", "eu-west-1", KEY_ID, OPS_KEY_PATH),
+            Secret(SECRET),
+        ),
+        (Answers(Method.EC2, Scope.PROJECT, "web", "eu-west-1"), None),
+    ]
+    for answers, secret in setups:
+        plan = plan_setup(install, answers, keystore=keystore, secret=secret, clock=fixed_clock)
+        assert apply_setup(plan, keystore=keystore, secret=secret, clock=fixed_clock).ok
+    return services, aws
+
+
+async def until(pilot: Pilot[object], condition: Callable[[], bool]) -> None:
+    """Let the app run until ``condition`` holds (a worker may be waiting for an answer)."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the scene never reached its state"
+        await pilot.pause(0.02)
+
+
+async def at_rotate(pilot: Pilot[object]) -> None:
+    from tui.screens.rotate import RotateScreen
+
+    await at_status(pilot)
+    await pilot.press("t")
+    await until(pilot, lambda: isinstance(pilot.app.screen, RotateScreen))
+    await settle(pilot)
+
+
+async def at_rotation_asking(pilot: Pilot[object]) -> None:
+    from tui.screens.confirm import ConfirmScreen
+
+    await at_rotate(pilot)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+    await pilot.pause()
+
+
+async def at_rotation_finished(pilot: Pilot[object]) -> None:
+    from tui.screens.rotate import RotateScreen
+
+    await at_rotate(pilot)
+    await pilot.press("enter")
+    await until(
+        pilot, lambda: isinstance(pilot.app.screen, RotateScreen) and pilot.app.screen.finished
+    )
+    await settle(pilot)
+
+
+async def at_manual_form(pilot: Pilot[object]) -> None:
+    from tui.screens.manual_rotate import ManualRotateScreen
+
+    await at_status(pilot)
+    await pilot.press("m")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ManualRotateScreen))
+    await settle(pilot)
+    await fill(pilot, "#access-key-id", NEW_KEY_ID)
+    await fill(pilot, "#secret", NEW_SECRET)
     await settle(pilot)

@@ -169,9 +169,28 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = commands.add_parser(
         "rotate",
         help="rotate the access key safely",
-        description="Create a new access key, switch Rundeck to it, retire the old one.",
-        epilog="examples:\n  pa-aws-setup rotate --system --yes --delete-old\n"
-        "  pa-aws-setup rotate --project ops --yes --keep-old --json",
+        description="Create a new access key, switch Rundeck to it, retire the old one.\n"
+        "With --manual, switch instead to a key pair created in the AWS console.",
+        epilog="""\
+examples:
+  pa-aws-setup rotate --system --yes --delete-old
+  pa-aws-setup rotate --project ops --yes --keep-old --json
+  pa-aws-setup rotate --manual --project ops --access-key-id AKIA... \\
+      --secret-file /run/secrets/new-key --yes --keep-old
+
+--manual switches to a key pair created in the AWS console, once AWS STS accepts it and
+it belongs to the old key's IAM user (when that is knowable). The old key is left active
+unless --keep-old (deactivate it) or --delete-old (deactivate, then delete it); where the
+new key may not do that, the output says what to do in the console. The secret never goes
+on the command line: --secret-stdin, --secret-file FILE, --secret-env VAR or
+PA_AWS_SECRET_ACCESS_KEY.
+
+exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA or same
+            key, interrupted rotation, an inactive spare key without consent);
+            3 --manual: the new key does not authenticate, or is another user's;
+            4 keyring; 5 config files; 6 AWS refused or unreachable, or rotated but the
+            old key could not be retired
+""",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scope_options(rotate)
@@ -192,6 +211,30 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument(
         "--resume", choices=["finish", "rollback"], help="what to do with an interrupted rotation"
     )
+    manual = rotate.add_argument_group("manual rotation (a key pair created in the AWS console)")
+    manual.add_argument("--manual", action="store_true", help="switch to the key pair given below")
+    manual.add_argument("--access-key-id", metavar="ID", help="the new key's id (AKIA…)")
+    new_secret = manual.add_mutually_exclusive_group()
+    new_secret.add_argument(
+        "--secret-stdin", action="store_true", help="read the new secret access key from stdin"
+    )
+    new_secret.add_argument(
+        "--secret-file", metavar="FILE", help="read it from FILE (mode 600) or /dev/fd/N"
+    )
+    new_secret.add_argument(
+        "--secret-env", metavar="VAR", help="take it from the environment variable VAR"
+    )
+    manual.add_argument(
+        "--allow-other-user",
+        action="store_true",
+        help="accept a key of another IAM user than the old key's (the old key is left alone)",
+    )
+    from tui.commands.policy import add_policy_parser  # the command owns its options
+
+    add_policy_parser(commands)
+    from tui.commands.provision import add_provision_parsers
+
+    add_provision_parsers(commands)
     return parser
 
 
@@ -218,6 +261,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.commands.rotate import run_rotate
 
         return run_rotate(options)
+    if options.command == "policy":
+        from tui.commands.policy import run_policy
+
+        return run_policy(options)
+    if options.command == "provision":
+        from tui.commands.provision import run_provision
+
+        return run_provision(options)
+    if options.command == "policy-check":
+        from tui.commands.provision import run_policy_check
+
+        return run_policy_check(options)
     from tui.launch import run_wizard
 
     return run_wizard(options)

@@ -10,6 +10,7 @@ from textual.message import Message
 if TYPE_CHECKING:
     from tui.core.aws import AwsError, CallerIdentity
     from tui.core.detect import Detection, ProbeUpdate
+    from tui.core.iam.simulate import PolicyCheck
     from tui.core.setup import ApplyResult, SetupPlan, StepResult
 
 
@@ -82,3 +83,10 @@ class QuestionAsked(Message):
 @dataclass
 class RemovalFinished(Message):
     result: ApplyResult
+
+
+@dataclass
+class PolicyChecked(Message):
+    """What IAM's policy simulation said about the chosen plugins (or why it could not)."""
+
+    result: PolicyCheck

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from tui.core.keystore import KeyStore
     from tui.core.rundeck import RundeckInstall
     from tui.core.secret import Secret
+    from tui.core.status import ClientFactory
 
 ProgressCallback = Callable[["ProbeUpdate"], None]
 
@@ -30,6 +31,8 @@ class Services:
     rdeck_base: str | None = None
     allow_insecure_keyring: bool = False
     demo_root: Path | None = None
+    # Makes the STS and IAM clients of Status and rotation; None: tui.core.aws.client.
+    aws_client: ClientFactory | None = None
 
 
 def now() -> datetime:

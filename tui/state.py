@@ -10,10 +10,11 @@ from tui.core.model import Answers, Method, Scope
 if TYPE_CHECKING:
     from tui.core.aws import CallerIdentity
     from tui.core.detect import Detection
+    from tui.core.iam.simulate import PolicyCheck
     from tui.core.secret import Secret
     from tui.core.setup import ApplyResult, SetupPlan
 
-STEPS = ("Detect", "Method", "Scope", "Details", "Review", "Apply")
+STEPS = ("Detect", "Method", "Permissions", "Scope", "Details", "Review", "Apply")
 
 
 @dataclass
@@ -32,6 +33,8 @@ class WizardState:
     plan: SetupPlan | None = None
     result: ApplyResult | None = None
     paste_file: str | None = None
+    plugins: tuple[str, ...] = ()  # catalog ids of the Rundeck AWS plugins that will be used
+    policy_check: PolicyCheck | None = None
 
     @property
     def has_answers(self) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 import keyring.backend
 import pytest
 
-import tui.core.rotation as rotation_module
+import tui.core.rotation.run as rotation_module
 from tests.core.rotation_world import (  # noqa: F401 - fixtures
     REGION,
     FailingClients,

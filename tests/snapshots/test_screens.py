@@ -61,6 +61,18 @@ def test_method_undetected_role_todo(snap_compare: Any) -> None:
     assert snap(snap_compare, "nothing", scenes.at_method_undetected_role)
 
 
+def test_permissions_checklist(snap_compare: Any) -> None:
+    """Permissions: step 3/7; the plugin checklist with EC2 node source and S3 steps ticked,
+    the filter empty again, and the top of the EC2 role's policy below."""
+    assert snap(snap_compare, "ec2", scenes.at_permissions)
+
+
+def test_permissions_policy_preview(snap_compare: Any) -> None:
+    """Permissions, scrolled: the permissions policy in colour, one statement per plugin with
+    a readable Sid (EC2NodeSource, S3Steps), then the trust policy for ec2.amazonaws.com."""
+    assert snap(snap_compare, "ec2", scenes.at_permissions_policy)
+
+
 def test_scope_project_shows_the_file(snap_compare: Any) -> None:
     """Scope: One project selected, projects ops and web listed, 'ops' typed, and the exact
     project.properties path that will change."""

@@ -19,6 +19,7 @@ from tui.screens.details import DetailsScreen
 from tui.screens.detect import DetectScreen
 from tui.screens.done import DoneScreen
 from tui.screens.method import MethodScreen
+from tui.screens.permissions import PermissionsScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.scope import ScopeScreen
 
@@ -65,6 +66,9 @@ async def run_flow(
         assert trusted in todo
         await pilot.press("enter")
         await pilot.pause()
+    assert isinstance(app.screen, PermissionsScreen)
+    await pilot.press("ctrl+n")  # no plugins ticked: the step is optional
+    await pilot.pause()
     assert isinstance(app.screen, ScopeScreen)
     if project is not None:
         await pilot.press("down", "enter")  # the radio set: second button, "One project"

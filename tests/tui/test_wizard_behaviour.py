@@ -17,8 +17,8 @@ from tests.tui.test_flows import KEY_ID, SECRET, settle, type_into
 from tui.app import WizardApp
 from tui.screens.apply import ApplyScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.detect import DetectScreen
 from tui.screens.details import DetailsScreen
+from tui.screens.detect import DetectScreen
 from tui.screens.method import MethodScreen
 from tui.screens.review import ReviewScreen
 from tui.screens.scope import ScopeScreen
@@ -41,6 +41,8 @@ async def to_review_with_access_key(app: WizardApp, pilot: Any, project: str) ->
     await pilot.press("enter")
     await pilot.pause()
     await pilot.press("home", "down", "down", "enter")
+    await pilot.pause()
+    await pilot.press("ctrl+n")  # Permissions: nothing ticked
     await pilot.pause()
     assert isinstance(app.screen, ScopeScreen)
     await pilot.press("down", "enter")
@@ -73,6 +75,8 @@ async def test_back_keeps_answers_and_a_new_method_removes_the_old_keys(
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
+        await pilot.press("ctrl+n")  # Permissions: nothing ticked
+        await pilot.pause()
         await pilot.press("down", "enter")
         await type_into(pilot, app, "#project-name", "ops")
         await pilot.press("ctrl+n")
@@ -80,10 +84,12 @@ async def test_back_keeps_answers_and_a_new_method_removes_the_old_keys(
         await pilot.press("ctrl+n")
         await settle(app, pilot)
         assert isinstance(app.screen, ReviewScreen)
-        await pilot.press("escape", "escape", "escape")
+        await pilot.press("escape", "escape", "escape", "escape")
         await pilot.pause()
         assert isinstance(app.screen, MethodScreen)
         await pilot.press("home", "down", "down", "enter")
+        await pilot.pause()
+        await pilot.press("ctrl+n")
         await pilot.pause()
         assert isinstance(app.screen, ScopeScreen)
         assert app.screen.query_one("#project-name", Input).value == "ops"  # kept

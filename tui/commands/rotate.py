@@ -1,20 +1,26 @@
-"""``pa-aws-setup rotate``: rotate one setup's access key, or resume an interrupted rotation."""
+"""``pa-aws-setup rotate``: rotate one setup's access key, switch it to a key pair created in
+the AWS console (``--manual``), or resume an interrupted rotation."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime
 from typing import Any
 
-from tui.cli import EXIT_AWS, EXIT_CONFIG, EXIT_KEYRING, EXIT_OK, EXIT_USAGE
+from tui.cli import EXIT_AWS, EXIT_CONFIG, EXIT_KEYRING, EXIT_OK, EXIT_USAGE, EXIT_VERIFY
+from tui.commands.apply import CommandError, read_secret
 from tui.commands.output import emit_json, error
+from tui.core.secret import Secret
+from tui.core.validate import ValidationError, clean_secret
 
 EXIT_BY_KIND = {
     "usage": EXIT_USAGE,
     "config": EXIT_CONFIG,
     "keyring": EXIT_KEYRING,
     "aws": EXIT_AWS,
+    "verify": EXIT_VERIFY,
 }
 STEP_MARKS = {
     "running": "…",
@@ -31,14 +37,13 @@ OUTCOME_TEXT = {
     "refused": "Nothing was changed.",
     "failed": "The rotation could not finish cleanly; read the state below.",
 }
-
-
-class CommandError(Exception):
-    """Ends the command with ``exit_code``; the message is safe to print."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+# A pasted key is never deleted, whatever happens.
+MANUAL_OUTCOME_TEXT = OUTCOME_TEXT | {
+    "rolled_back": "Rolled back: Rundeck still uses the old key; the pasted key is left as it "
+    "is in IAM.",
+}
+# Options that only mean something with --manual (argparse destinations).
+MANUAL_OPTIONS = ("access_key_id", "secret_stdin", "secret_file", "secret_env", "allow_other_user")
 
 
 def run_rotate(options: argparse.Namespace) -> int:
@@ -54,8 +59,9 @@ def run_rotate(options: argparse.Namespace) -> int:
 
 def _rotate(options: argparse.Namespace) -> int:
     from tui.core.keystore import KeyStore
-    from tui.core.rotation import RotationError, inspect_interrupted
+    from tui.core.rotation import RotationError, check_new_key, inspect_interrupted
 
+    pasted = _pasted_key(options)
     target = _choose_target(options)
     keystore = KeyStore()
     problem = keystore.usability_problem(
@@ -82,6 +88,15 @@ def _rotate(options: argparse.Namespace) -> int:
                 EXIT_USAGE,
             )
         question = f"{options.resume.capitalize()} the interrupted rotation of {target.label}?"
+    elif pasted is not None:
+        try:
+            pasted = (check_new_key(target, pasted[0]), pasted[1])
+        except RotationError as failure:
+            raise CommandError(f"{failure} Nothing was changed.", EXIT_USAGE) from None
+        question = (
+            f"Switch {target.label} ({target.properties_file}) from {target.access_key_id} "
+            f"to {pasted[0]}?"
+        )
     else:
         question = (
             f"Rotate the access key {target.access_key_id} of {target.label} "
@@ -97,10 +112,19 @@ def _rotate(options: argparse.Namespace) -> int:
         if not _ask(question):
             print("Cancelled: nothing was changed.")
             return EXIT_OK
+    retire_old = options.keep_old or options.delete_old
     delete_old = options.delete_old
-    if not options.delete_old and not options.keep_old and interactive:
-        delete_old = _ask("Delete the old key at the end (otherwise it is kept, inactive)?")
-    result = _run(options, target, keystore, interrupted is not None, delete_old, interactive)
+    if not retire_old and interactive:
+        if pasted is not None:
+            retire_old = _ask(
+                f"Deactivate the old key {target.access_key_id} in IAM once Rundeck uses the new "
+                "one (otherwise it stays active)?"
+            )
+        else:
+            delete_old = _ask("Delete the old key at the end (otherwise it is kept, inactive)?")
+    result = _run(
+        options, target, keystore, interrupted is not None, pasted, retire_old, delete_old
+    )
     code = EXIT_OK if result.outcome == "rotated" else EXIT_BY_KIND.get(result.error_kind, EXIT_OK)
     if options.json:
         payload: dict[str, Any] = {
@@ -108,6 +132,7 @@ def _rotate(options: argparse.Namespace) -> int:
             **result.to_json_dict(),
             "scope": str(target.scope),
             "project": target.project,
+            "manual": pasted is not None,
             "resumed": interrupted is not None,
             "interrupted": interrupted.to_json_dict() if interrupted else None,
         }
@@ -115,8 +140,61 @@ def _rotate(options: argparse.Namespace) -> int:
         payload["ok"] = code == EXIT_OK
         emit_json("rotate", payload, code)
     else:
-        _print_result(result)
+        _print_result(result, MANUAL_OUTCOME_TEXT if pasted is not None else OUTCOME_TEXT)
     return code
+
+
+def _pasted_key(options: argparse.Namespace) -> tuple[str, Secret] | None:
+    """With --manual, the new key's id and secret; None without. Wrong combinations are refused
+    before the secret is read."""
+    given = [f"--{name.replace('_', '-')}" for name in MANUAL_OPTIONS if getattr(options, name)]
+    if not options.manual:
+        if given:
+            raise CommandError(f"{given[0]} goes with --manual.", EXIT_USAGE)
+        return None
+    if options.resume:
+        raise CommandError(
+            "--manual does not resume a rotation; finish or roll back the interrupted one "
+            "first (--resume without --manual).",
+            EXIT_USAGE,
+        )
+    if options.delete_inactive:
+        raise CommandError(
+            "--delete-inactive makes room for a key that rotate creates; with --manual the new "
+            "key exists already.",
+            EXIT_USAGE,
+        )
+    if not options.access_key_id:
+        raise CommandError("--manual needs --access-key-id: the new key's id (AKIA…).", EXIT_USAGE)
+    if options.secret_stdin and not options.yes:
+        raise CommandError(
+            "With --secret-stdin, stdin holds the secret and cannot answer a question: pass --yes.",
+            EXIT_USAGE,
+        )
+    return options.access_key_id, _new_secret(options)
+
+
+def _new_secret(options: argparse.Namespace) -> Secret:
+    """The pasted key's secret, from --secret-env VAR or wherever ``apply`` takes it from."""
+    if options.secret_env:
+        # Taken out of the environment, as apply does, so no child process inherits it.
+        value = os.environ.pop(options.secret_env, "")
+        if not value:
+            raise CommandError(
+                f"The environment variable {options.secret_env} is not set or empty.", EXIT_USAGE
+            )
+        try:
+            return clean_secret(value)
+        except ValidationError as problem:
+            raise CommandError(str(problem), EXIT_USAGE) from None
+    secret = read_secret(options)
+    if secret is None:
+        raise CommandError(
+            "--manual needs the new key's secret: pass it with --secret-stdin, --secret-file "
+            "FILE, --secret-env VAR or PA_AWS_SECRET_ACCESS_KEY, never on the command line.",
+            EXIT_USAGE,
+        )
+    return secret
 
 
 def _choose_target(options: argparse.Namespace) -> Any:
@@ -157,10 +235,19 @@ def _run(
     target: Any,
     keystore: Any,
     resuming: bool,
+    pasted: tuple[str, Secret] | None,
+    retire_old: bool,
     delete_old: bool,
-    interactive: bool,
 ) -> Any:
-    from tui.core.rotation import RotationStep, SpareKey, resume_rotation, rotate_key
+    from tui.core.rotation import (
+        RotationStep,
+        SpareKey,
+        manual_rotate,
+        resume_rotation,
+        rotate_key,
+    )
+
+    interactive = sys.stdin.isatty() and not options.yes
 
     def show(step: RotationStep) -> None:
         if not options.json:
@@ -187,11 +274,19 @@ def _run(
     }
     if resuming:
         return resume_rotation(target, options.resume, **common)
+    if pasted is not None:
+        return manual_rotate(
+            target,
+            *pasted,
+            deactivate_old=retire_old,
+            allow_other_user=options.allow_other_user,
+            **common,
+        )
     return rotate_key(target, confirm_delete_inactive=consent, **common)
 
 
-def _print_result(result: Any) -> None:
-    print(OUTCOME_TEXT.get(result.outcome, result.outcome))
+def _print_result(result: Any, outcome_text: dict[str, str]) -> None:
+    print(outcome_text.get(result.outcome, result.outcome))
     if result.error:
         print(f"reason: {result.error}")
     state = result.state

@@ -17,12 +17,14 @@ def next_screen(current: Screen[object], state: WizardState) -> Screen[object] |
     from tui.screens.detect import DetectScreen
     from tui.screens.done import DoneScreen
     from tui.screens.method import MethodScreen
+    from tui.screens.permissions import PermissionsScreen
     from tui.screens.review import ReviewScreen
     from tui.screens.scope import ScopeScreen
 
     order: list[type[Screen[object]]] = [
         DetectScreen,
         MethodScreen,
+        PermissionsScreen,
         ScopeScreen,
         DetailsScreen,
         ReviewScreen,

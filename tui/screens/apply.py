@@ -25,7 +25,7 @@ STATUS_STYLE = {
 class ApplyScreen(WizardStep):
     """Runs apply_setup in a worker; Esc is disabled while it writes."""
 
-    STEP = 6
+    STEP = 7
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "finish", "Continue", show=True)]
     running = True  # from the start: the bindings are checked before on_mount
 

@@ -27,7 +27,7 @@ from tui.widgets.validators import (
 class DetailsScreen(WizardStep):
     """Collects the details; Verify with AWS runs STS in a worker and never blocks the UI."""
 
-    STEP = 4
+    STEP = 5
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "next", "Next", show=True),
         Binding("ctrl+r", "reveal", "Reveal secret", show=True),

@@ -19,7 +19,7 @@ from tui.widgets.diff_view import DiffView
 class ReviewScreen(WizardStep):
     """Plans the setup in a worker and shows the diff, keyring action, record and warnings."""
 
-    STEP = 5
+    STEP = 6
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+a", "apply", "Apply", show=True)]
 
     def body(self) -> ComposeResult:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Button, Static
+from textual.worker import Worker, WorkerState
 
+from tui.core.keystore import KeyStoreError
 from tui.core.model import Scope
 from tui.messages import QuestionAsked, RotationFinished, RotationProgress
 from tui.screens.base import WizardStep
@@ -27,6 +32,57 @@ STEP_STYLE = {
     "rolled back": ("↺", "yellow"),
     "warning": ("⚠", "yellow"),
 }
+OUTCOME_HEADLINE = {
+    "rotated": ("✓ Rotated", "bold green"),
+    "partial": ("⚠ Rotated, with something left to do", "bold yellow"),
+    "rolled_back": ("↺ Rolled back: Rundeck keeps the old key", "bold yellow"),
+    "refused": ("✗ Not rotated: nothing was changed", "bold red"),
+    "failed": ("✗ Failed part-way", "bold red"),
+}
+
+
+def aligned_grid(labels: int) -> Table:
+    """``labels`` short columns (the last one bold), then the text, which wraps under itself.
+
+    Each gap is a column with a style of its own, so a wrapped line starts with blanks that
+    are never merged into the text: SVG renderers drop the blanks that start a text run.
+    """
+    table = Table.grid()
+    for index in range(labels):
+        table.add_column(no_wrap=True, style="bold" if index == labels - 1 else "")
+        table.add_column(width=1, style="dim")
+    table.add_column(ratio=1, overflow="fold")
+    return table
+
+
+def steps_table(steps: Iterable[RotationStep]) -> Table:
+    """One row per step: its mark, its name, and its detail."""
+    table = aligned_grid(labels=2)
+    for step in steps:
+        mark, style = STEP_STYLE.get(step.status, ("•", ""))
+        table.add_row(Text(mark, style=style), "", step.name, "", step.detail)
+    return table
+
+
+def describe_outcome(result: RotationResult) -> RenderableType:
+    """How it ended, where IAM, the keyring and the files are now, and what to do next."""
+    headline, style = OUTCOME_HEADLINE.get(result.outcome, (result.outcome, "bold"))
+    parts: list[RenderableType] = [Text(), Text(headline, style=style)]  # a line apart
+    if result.error:
+        parts.append(Text(result.error, style="red"))
+    parts.extend(Text(f"⚠ {warning}", style="yellow") for warning in result.warnings)
+    state = aligned_grid(labels=1)
+    for label, where in (
+        ("IAM", result.state.iam),
+        ("Keyring", result.state.keyring),
+        ("Files", result.state.files),
+    ):
+        if where:
+            state.add_row(label, "", where)
+    for line in result.next_steps:
+        state.add_row(Text("→", style="cyan"), "", Text(line, style="cyan"))
+    parts.append(state)
+    return Group(*parts)
 
 
 class Reply:
@@ -37,34 +93,163 @@ class Reply:
         self.answer = False
 
     def give(self, answer: bool) -> None:
-        self.answer = answer
-        self._event.set()
+        if not self._event.is_set():
+            self.answer = answer
+            self._event.set()
 
     def wait(self) -> bool:
         self._event.wait()
         return self.answer
 
 
-class RotateScreen(WizardStep):
-    """Runs rotate_key (or resume_rotation) in a worker and shows every step as it happens."""
+class RotationView(WizardStep):
+    """What the rotation screens share: the steps as they happen, then the outcome."""
 
     STEP = 0
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "start", "Start", show=True)]
+    START_ACTIONS: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, scope: Scope, project: str | None) -> None:
         super().__init__()
         self.scope = scope
         self.project = project
         self.running = False
-        self.finished = False
-        self.lines = Text()
+        self.started = False  # once something may have changed, Status reads the setup again
+        self.result: RotationResult | None = None
+        self.steps: dict[str, RotationStep] = {}
+        # A question a worker waits on; answered "no" if the screen goes away first.
+        self.pending: Reply | None = None
+        self.closed = False
+
+    @property
+    def where(self) -> str:
+        return "the system setup" if self.scope is Scope.SYSTEM else f"project {self.project}"
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    def target(self) -> RotationTarget:
+        from tui.core.rotation import RotationError, load_target
+
+        install, problem = self.wizard.rundeck_install()
+        if install is None:
+            raise RotationError(problem or "No Rundeck install was found.", "config")
+        return load_target(install, self.scope, self.project)
+
+    def begin(self) -> None:
+        """Lock the screen while a worker rotates: buttons off, Esc refused."""
+        self.running = self.started = True
+        self.steps.clear()
+        for button in self.query(Button):
+            button.disabled = True
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a rotation runs there is no way out, and nothing to start once it ended."""
+        if action == "back":
+            return not self.running
+        if action in self.START_ACTIONS:
+            return not self.running and not self.finished
+        return True
+
+    def report(self, step: RotationStep) -> None:
+        """Called from the worker thread for every step."""
+        self.post_message(RotationProgress(step))
+
+    def ask(self, question: str) -> bool:
+        """Called from the worker thread: a yes/no from the user, waiting for it."""
+        reply = Reply()
+        self.pending = reply  # before looking at ``closed``: see on_unmount
+        if self.closed:
+            return False
+        self.post_message(QuestionAsked(question, reply))
+        return reply.wait()
+
+    @on(QuestionAsked)
+    def show_question(self, message: QuestionAsked) -> None:
+        reply = cast(Reply, message.reply)
+
+        def answered(answer: bool | None) -> None:
+            self.pending = None
+            reply.give(bool(answer))
+
+        self.app.push_screen(ConfirmScreen(message.question, yes="Delete it", no="Stop"), answered)
+
+    @on(RotationProgress)
+    def show_step(self, message: RotationProgress) -> None:
+        step = cast("RotationStep", message.step)
+        # One line per step name: "running" turns into its result in place.
+        self.steps[step.name] = step
+        self.query_one("#rotate-steps", Static).update(steps_table(self.steps.values()))
+
+    @on(RotationFinished)
+    def rotation_finished(self, message: RotationFinished) -> None:
+        self.running = False
+        self.show_outcome(cast("RotationResult", message.result))
+
+    def show_outcome(self, result: RotationResult) -> None:
+        self.result = result
+        self.query_one("#rotate-outcome", Static).update(describe_outcome(result))
+        self.finished_layout()
+        body = self.query_one(".body")
+        self.call_after_refresh(body.scroll_end, animate=False)
+
+    def finished_layout(self) -> None:
+        """After the outcome: only the way back is left."""
+        for button in self.query(Button):
+            button.display = button.id == "rotate-back"
+        back = self.query_one("#rotate-back", Button)
+        back.disabled = False
+        back.label = "Back to status"
+        back.focus()
+        self.refresh_bindings()
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """A crash in the worker (a keyring that cannot open…) must not leave the screen locked."""
+        if event.state is not WorkerState.ERROR or not self.running:
+            return
+        self.running = False
+        error = event.worker.error
+        what = str(error) if isinstance(error, KeyStoreError) else type(error).__name__
+        self.query_one("#rotate-outcome", Static).update(
+            Text(
+                f"✗ Stopped by an unexpected error: {what}. "
+                "Run pa-aws-setup status to see where IAM, the keyring and the files are.",
+                style="bold red",
+            )
+        )
+        self.finished_layout()
+
+    @on(Button.Pressed, "#rotate-back")
+    def go_back(self) -> None:
+        self.action_back()
+
+    def action_back(self) -> None:
+        if self.running:
+            self.notify("Wait until the rotation has finished.", severity="warning")
+            return
+        self.dismiss(self.started)
+
+    def on_unmount(self) -> None:
+        """A question nobody can answer any more is answered "no", so the worker ends."""
+        self.closed = True
+        if self.pending is not None:
+            self.pending.give(False)
+
+
+class RotateScreen(RotationView):
+    """Runs rotate_key (or resume_rotation) in a worker and shows every step as it happens."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "start", "Start", show=True)]
+    START_ACTIONS: ClassVar[frozenset[str]] = frozenset({"start"})
 
     def body(self) -> ComposeResult:
-        where = "the system setup" if self.scope is Scope.SYSTEM else f"project {self.project}"
-        yield Static(f"Rotate the access key of {where}", classes="title")
+        yield Static(f"Rotate the access key of {self.where}", classes="title")
         yield Static(
-            "A new key is created and checked with AWS STS before Rundeck switches to it; "
-            "the old key is then deactivated. If any step fails, Rundeck keeps a working key.",
+            "A new key is created with the current one and checked with AWS STS before "
+            "Rundeck switches to it; the old key is then deactivated or deleted. If a step "
+            "fails, Rundeck keeps a working key.",
             id="rotate-intro",
         )
         yield Static("", id="rotate-steps")
@@ -78,23 +263,16 @@ class RotateScreen(WizardStep):
     def on_mount(self) -> None:
         self.check_interrupted()
 
-    def target(self) -> RotationTarget:
-        from tui.core.rotation import load_target
-
-        install, problem = self.wizard.rundeck_install()
-        if install is None:
-            raise RuntimeError(problem or "no Rundeck install")
-        return load_target(install, self.scope, self.project)
-
     def check_interrupted(self) -> None:
         from tui.core.rotation import RotationError
 
         try:
             target = self.target()
-        except (RotationError, RuntimeError) as error:
+        except RotationError as error:
             self.query_one("#rotate-outcome", Static).update(Text(str(error), style="red"))
             self.query_one("#rotate-delete", Button).disabled = True
             self.query_one("#rotate-keep", Button).disabled = True
+            self.query_one("#rotate-back", Button).focus()
             return
         if target.interrupted is not None:
             self.query_one("#rotate-intro", Static).update(
@@ -106,14 +284,7 @@ class RotateScreen(WizardStep):
             )
             self.query_one("#rotate-delete", Button).label = "Finish it"
             self.query_one("#rotate-keep", Button).label = "Roll back"
-
-    @on(Button.Pressed, "#rotate-back")
-    def go_back(self) -> None:
-        self.action_back()
-
-    def action_back(self) -> None:
-        if not self.running:
-            self.app.pop_screen()
+        self.query_one("#rotate-delete", Button).focus()
 
     @on(Button.Pressed, "#rotate-delete")
     def action_start(self) -> None:
@@ -124,36 +295,33 @@ class RotateScreen(WizardStep):
         self.start(delete_old=False, resume="rollback")
 
     def start(self, *, delete_old: bool, resume: str) -> None:
-        if self.running or self.finished:
-            if self.finished:
-                self.app.pop_screen()
+        from tui.core.rotation import RotationError
+
+        if self.finished:
+            self.action_back()
             return
-        self.running = True
-        for button in self.query(Button):
-            button.disabled = True
-        self.run_rotation(delete_old, resume)
+        if self.running:
+            return
+        try:
+            target = self.target()  # read again: the file may have changed since the screen opened
+        except RotationError as error:
+            self.query_one("#rotate-outcome", Static).update(Text(str(error), style="red"))
+            return
+        self.begin()
+        self.query_one("#rotate-intro", Static).display = False
+        self.run_rotation(target, delete_old, resume)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rotate")
-    def run_rotation(self, delete_old: bool, resume: str) -> None:
+    def run_rotation(self, target: RotationTarget, delete_old: bool, resume: str) -> None:
         from tui.core.rotation import resume_rotation, rotate_key
 
-        target = self.target()
         keystore = self.services.keystore()
 
-        def step(update: RotationStep) -> None:
-            self.post_message(RotationProgress(update))
-
         def confirm(spare: SpareKey) -> bool:
-            reply = Reply()
-            self.post_message(
-                QuestionAsked(
-                    f"The IAM user already has two keys. The other one, "
-                    f"{spare.access_key_id[:4]}…{spare.access_key_id[-4:]}, is inactive. "
-                    "Delete it to make room for the new key?",
-                    reply,
-                )
+            return self.ask(
+                f"The IAM user already has two keys. The other one, {spare.access_key_id}, "
+                "is inactive. Delete it to make room for the new key?"
             )
-            return reply.wait()
 
         if target.interrupted is not None:
             result = resume_rotation(
@@ -161,8 +329,9 @@ class RotateScreen(WizardStep):
                 "finish" if resume == "finish" else "rollback",
                 keystore=keystore,
                 clock=self.services.clock,
+                client_factory=self.services.aws_client,
                 delete_old=delete_old,
-                on_step=step,
+                on_step=self.report,
                 allow_insecure=self.services.allow_insecure_keyring,
             )
         else:
@@ -170,52 +339,10 @@ class RotateScreen(WizardStep):
                 target,
                 keystore=keystore,
                 clock=self.services.clock,
+                client_factory=self.services.aws_client,
                 delete_old=delete_old,
                 confirm_delete_inactive=confirm,
-                on_step=step,
+                on_step=self.report,
                 allow_insecure=self.services.allow_insecure_keyring,
             )
         self.post_message(RotationFinished(result))
-
-    @on(QuestionAsked)
-    def ask(self, message: QuestionAsked) -> None:
-        reply = message.reply
-        assert isinstance(reply, Reply)
-        self.app.push_screen(
-            ConfirmScreen(message.question, yes="Delete it", no="Stop"),
-            lambda answer: reply.give(bool(answer)),
-        )
-
-    @on(RotationProgress)
-    def show_step(self, message: RotationProgress) -> None:
-        step = message.step
-        mark, style = STEP_STYLE.get(step.status, ("•", ""))  # type: ignore[attr-defined]
-        self.lines.append(f" {mark} ", style=style)
-        self.lines.append(f"{step.name}: ", style="bold")  # type: ignore[attr-defined]
-        self.lines.append(f"{step.detail}\n")  # type: ignore[attr-defined]
-        self.query_one("#rotate-steps", Static).update(self.lines)
-
-    @on(RotationFinished)
-    def done(self, message: RotationFinished) -> None:
-        result: RotationResult = message.result  # type: ignore[assignment]
-        self.running = False
-        self.finished = True
-        outcome = Text()
-        styles = {"rotated": "bold green", "partial": "bold yellow"}
-        outcome.append(
-            f"{result.outcome.replace('_', ' ')}\n", style=styles.get(result.outcome, "bold red")
-        )
-        if result.error:
-            outcome.append(f"{result.error}\n", style="red")
-        for warning in result.warnings:
-            outcome.append(f"⚠ {warning}\n", style="yellow")
-        outcome.append(f"IAM: {result.state.iam}\n")
-        outcome.append(f"Keyring: {result.state.keyring}\n")
-        outcome.append(f"Files: {result.state.files}\n")
-        for line in result.next_steps:
-            outcome.append(f"→ {line}\n", style="cyan")
-        self.query_one("#rotate-outcome", Static).update(outcome)
-        back = self.query_one("#rotate-back", Button)
-        back.disabled = False
-        back.label = "Back to status"
-        back.focus()

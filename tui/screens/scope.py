@@ -20,7 +20,7 @@ from tui.screens.base import WizardStep
 class ScopeScreen(WizardStep):
     """Pick the scope; projects come from the install, a new name can be typed."""
 
-    STEP = 3
+    STEP = 4
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+n", "next", "Next", show=True)]
 
     def __init__(self) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,34 +22,33 @@ if TYPE_CHECKING:
     from tui.core.status import EntryStatus, InstallStatus
 
 
-def describe_entry(entry: EntryStatus) -> Text:
-    """One block per scope: what is configured, then each problem flagged, indented."""
-    text = Text()
+def describe_entry(entry: EntryStatus) -> RenderableType:
+    """One block per scope: what is configured, then each problem flagged, with hanging indents."""
+    head = Text()
     where = (
         "System · framework.properties"
         if entry.scope is Scope.SYSTEM
         else (f"Project {entry.project}")
     )
-    text.append(where, style="bold")
-    text.append(": ")
-    text.append(" + ".join(m.title for m in entry.methods) or "not configured", style="cyan")
-    lines: list[tuple[str, str]] = []
+    head.append(where, style="bold")
+    head.append(": ")
+    head.append(" + ".join(m.title for m in entry.methods) or "not configured", style="cyan")
+    details: list[RenderableType] = []
     facts = [f"region {entry.region}" if entry.region else "no region"]
     if entry.access_key_id_masked:
         facts.append(f"key {entry.access_key_id_masked}")
-    lines.append((" · ".join(facts), ""))
+    details.append(Text(" · ".join(facts)))
     if entry.key_path:
         present = {True: "secret present", False: "secret MISSING", None: "secret unknown"}
-        lines.append(
-            (
+        details.append(
+            Text(
                 f"{entry.key_path} · {entry.keyring_backend or 'keyring?'} · "
-                f"{present[entry.secret_present]}",
-                "",
+                f"{present[entry.secret_present]}"
             )
         )
     if entry.role_detected is not None and Method.ACCESS_KEY not in entry.methods:
-        lines.append(
-            ("role detected here" if entry.role_detected else "role not detected here", "")
+        details.append(
+            Text("role detected here" if entry.role_detected else "role not detected here")
         )
     iam = entry.iam
     if iam is not None and iam.error is None:
@@ -61,17 +62,32 @@ def describe_entry(entry: EntryStatus) -> Text:
             usage.append("never used")
         if iam.iam_user:
             usage.append(f"IAM user {iam.iam_user}")
-        lines.append((" · ".join(usage), ""))
+        details.append(Text(" · ".join(usage)))
     elif iam is not None and iam.error:
-        lines.append((f"IAM: {iam.error}", "dim"))
-    for problem in entry.problems:
-        lines.append(
-            (f"⚠ {problem.message}", "bold red" if problem.severity == "error" else "yellow")
-        )
-    for line, style in lines:
-        text.append("\n\u00a0\u00a0")  # non-breaking: an indent that wrapping keeps
-        text.append(line, style=style)
-    return text
+        details.append(Text(f"IAM: {iam.error}", style="dim"))
+    if entry.problems:
+        problems = Table.grid(padding=(0, 1))
+        problems.add_column(width=1, no_wrap=True)
+        problems.add_column(ratio=1)
+        for problem in entry.problems:
+            style = "bold red" if problem.severity == "error" else "yellow"
+            problems.add_row(Text("⚠", style=style), Text(problem.message, style=style))
+        details.append(problems)
+    return Group(head, indented(details))
+
+
+def indented(lines: list[RenderableType]) -> Table:
+    """``lines`` two columns in, wrapped lines kept under their own text.
+
+    The indent has a style of its own, so it is never merged into the text that follows:
+    SVG renderers drop the leading blanks of a text run.
+    """
+    grid = Table.grid()
+    grid.add_column(width=2, style="italic")  # invisible on blanks, and used by no line
+    grid.add_column(ratio=1)
+    for line in lines:
+        grid.add_row("", line)
+    return grid
 
 
 class StatusScreen(WizardStep):
@@ -79,7 +95,9 @@ class StatusScreen(WizardStep):
 
     STEP = 0
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", show=False),  # the first screen: nothing to go back to
         Binding("t", "rotate", "Rotate"),
+        Binding("m", "paste_key", "Paste a new key"),
         Binding("c", "reconfigure", "Reconfigure"),
         Binding("x", "remove", "Remove"),
         Binding("n", "new_setup", "New setup"),
@@ -96,6 +114,7 @@ class StatusScreen(WizardStep):
 
     def actions(self) -> ComposeResult:
         yield Button("Rotate key", id="rotate", variant="primary")
+        yield Button("Paste new key", id="paste-key")
         yield Button("Reconfigure", id="reconfigure")
         yield Button("Remove", id="remove", variant="error")
         yield Button("New setup", id="new")
@@ -129,6 +148,7 @@ class StatusScreen(WizardStep):
                 keystore_factory=self.services.keystore,
                 clock=self.services.clock,
                 ask_aws=with_aws,
+                client_factory=self.services.aws_client,
             )
         if not get_current_worker().is_cancelled:
             self.post_message(StatusReady(status, problem, with_aws))
@@ -170,17 +190,46 @@ class StatusScreen(WizardStep):
         label = options.get_option_at_index(options.highlighted).id
         return next((e for e in self.status.entries if e.label == label), None)
 
-    @on(Button.Pressed, "#rotate")
-    def action_rotate(self) -> None:
-        from tui.screens.rotate import RotateScreen
-
+    def access_key_entry(self) -> EntryStatus | None:
+        """The highlighted setup when it uses an access key; otherwise says why not."""
         entry = self.selected_entry()
         if entry is None or Method.ACCESS_KEY not in entry.methods:
             self.notify(
                 "Only an access key can be rotated; pick an access-key setup.", severity="warning"
             )
+            return None
+        return entry
+
+    @on(Button.Pressed, "#rotate")
+    def action_rotate(self) -> None:
+        from tui.screens.rotate import RotateScreen
+
+        entry = self.access_key_entry()
+        if entry is None:
             return
-        self.app.push_screen(RotateScreen(entry.scope, entry.project))
+        if entry.secret_present is False:
+            self.notify(
+                "The key's secret is missing from the keyring, so the key cannot create its "
+                "successor. Press m to paste a key created in the AWS console.",
+                severity="warning",
+            )
+            return
+        self.app.push_screen(RotateScreen(entry.scope, entry.project), self.closed_rotation)
+
+    @on(Button.Pressed, "#paste-key")
+    def action_paste_key(self) -> None:
+        from tui.screens.manual_rotate import ManualRotateScreen
+
+        entry = self.access_key_entry()
+        if entry is not None:
+            self.app.push_screen(
+                ManualRotateScreen(entry.scope, entry.project), self.closed_rotation
+            )
+
+    def closed_rotation(self, ran: object) -> None:
+        """Back from a rotation screen: read the setup again if a rotation ran."""
+        if ran:
+            self.load_status(with_aws=False)
 
     @on(Button.Pressed, "#reconfigure")
     def action_reconfigure(self) -> None:

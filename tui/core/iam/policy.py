@@ -19,7 +19,7 @@ POLICY_VERSION = "2012-10-17"
 ANY_RESOURCE = "*"
 DEFAULT_PARTITION = "aws"
 
-# What the access-key method itself calls: tui/core/rotation.py and tui/core/status.py.
+# What the access-key method itself calls: tui/core/rotation/ and tui/core/status.py.
 ROTATION_ACTIONS = (
     "iam:ListAccessKeys",
     "iam:CreateAccessKey",

@@ -1,0 +1,121 @@
+"""The plugin checklist: filtering keeps the ticks, the policy follows them, IAM is asked."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from textual.widgets import Input, SelectionList, Static
+
+from tests.tui.test_flows import settle
+from tui.app import WizardApp
+from tui.core.iam.catalog import find
+from tui.core.iam.policy import permissions_policy, trust_policy
+from tui.core.model import Method
+from tui.screens.permissions import PermissionsScreen
+from tui.screens.scope import ScopeScreen
+
+
+def shown(widget: Static) -> str:
+    """The widget's content as plain text, the way a wide terminal would print it."""
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    with console.capture() as capture:
+        console.print(widget.content)
+    return capture.get()
+
+
+async def to_permissions(app: WizardApp, pilot: Any) -> PermissionsScreen:
+    await settle(app, pilot)
+    await pilot.press("enter")  # Detect → Method; EC2 is detected and preselected
+    await pilot.pause()
+    await pilot.press("enter")
+    await pilot.pause()
+    assert isinstance(app.screen, PermissionsScreen)
+    return app.screen
+
+
+async def tick(pilot: Any, screen: PermissionsScreen, typed: str) -> None:
+    """Filter by ``typed`` and tick the first match, the way a user does."""
+    screen.query_one("#plugin-filter", Input).focus()
+    await pilot.press("ctrl+a", "ctrl+k", *typed, "enter")  # Enter: into the list
+    await pilot.press("down", "space")
+    await pilot.pause()
+
+
+async def test_ticks_survive_filtering_and_the_saved_policy_is_the_cores(
+    imds_env: Any, make_services: Callable[..., Any], tmp_path: Path
+) -> None:
+    app = WizardApp(make_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_permissions(app, pilot)
+        assert "Tick the plugins" in shown(screen.query_one("#policy", Static))
+        await tick(pilot, screen, "node source")  # EC2 node source comes first
+        await tick(pilot, screen, "s3 steps")
+        assert app.state.plugins == ("ec2-nodes", "s3")
+        listed = screen.query_one("#plugins", SelectionList)
+        assert listed.option_count == 1  # the filter is still "s3 steps"
+        await pilot.press("ctrl+a", "ctrl+k")  # back in the list: clear the filter instead
+        screen.query_one("#plugin-filter", Input).value = ""
+        await pilot.pause()
+        assert set(listed.selected) == {"ec2-nodes", "s3"}  # ticks kept across filters
+
+        target = tmp_path / "rundeck-policy.json"
+        field = screen.query_one("#policy-file", Input)
+        field.focus()
+        await pilot.press(*str(target), "enter")
+        await pilot.pause()
+        saved = json.loads(target.read_text())
+        assert saved == permissions_policy(find(["ec2-nodes", "s3"]))
+        policy_text = shown(screen.query_one("#policy", Static))
+        assert json.dumps(trust_policy(Method.EC2)["Statement"][0]["Principal"]) in " ".join(
+            policy_text.split()
+        ).replace("{ ", "{").replace(" }", "}")  # the trust policy of the role method
+
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, ScopeScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.state.plugins == ("ec2-nodes", "s3")  # Esc back keeps the answers
+
+
+async def test_check_with_aws_says_unknown_when_iam_cannot_simulate(
+    imds_env: Any, make_services: Callable[..., Any]
+) -> None:
+    """moto has no SimulatePrincipalPolicy: the screen must say unknown, never guess."""
+    app = WizardApp(make_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_permissions(app, pilot)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.state.policy_check is None  # nothing ticked: nothing asked
+        await tick(pilot, screen, "lambda: execute")
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        check = app.state.policy_check
+        assert check is not None
+        assert [verdict.state for verdict in check.verdicts] == ["unknown"]
+        verdicts = shown(screen.query_one("#verdicts", Static))
+        assert "Lambda: execute function: unknown" in verdicts
+        assert check.verdicts[0].reason in verdicts  # the honest reason, not a guess
+
+
+async def test_the_access_key_user_policy_lets_the_key_rotate_itself(
+    aws_env: Any, make_services: Callable[..., Any]
+) -> None:
+    app = WizardApp(make_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("home", "down", "down", "enter")  # access key
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PermissionsScreen)
+        policy_text = shown(screen.query_one("#policy", Static))
+        assert "iam:CreateAccessKey" in policy_text and "${aws:username}" in policy_text
+        assert "Trust policy" not in policy_text

@@ -1,0 +1,328 @@
+"""One run of a rotation, resumption or manual switch: its report, and every call it makes to
+IAM/STS, the keyring and the files, under the install lock.
+
+All file writes of a run go through this module, so a test can make any of them fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Required, TypedDict, TypeVar
+
+from tui.core import aws
+from tui.core.aws import AwsError, CallerIdentity
+from tui.core.keystore import KeyStore, KeyStoreError
+from tui.core.model import Method
+from tui.core.properties import PropertiesDocument, PropertiesError
+from tui.core.record import (
+    PASSWORD_CONTENT_TYPE,
+    PASSWORD_KEY_TYPE,
+    SetupRecord,
+    dumps,
+    fingerprint,
+)
+from tui.core.rotation.results import (
+    FinalState,
+    Outcome,
+    RotationResult,
+    RotationStep,
+    StepCallback,
+    StepStatus,
+)
+from tui.core.rotation.target import ErrorKind, RotationError, RotationTarget
+from tui.core.secret import Secret
+from tui.core.status import REJECTED_KEY_CODES, ClientFactory, identity_of
+from tui.core.writer import WriteError, atomic_write, install_lock, read_existing
+from tui.core.writer import restore as restore_file
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+PHASE_CREATING = "creating"  # CreateAccessKey may have run; the new key's id is not recorded
+PHASE_CREATED = "created"  # the new key exists; its secret lives only in the running process
+PHASE_SWITCHED = "switched"  # keyring and file hold the new key; the old one is not retired
+PHASE_MANUAL = "manual"  # a pasted key is being switched in; it is never deleted by us
+PHASE_MANUAL_SWITCHED = "manual-switched"
+MANUAL_PHASES = frozenset({PHASE_MANUAL, PHASE_MANUAL_SWITCHED})
+
+DEFAULT_WAIT_SECONDS = 30.0
+FIRST_DELAY = 0.5
+MAX_DELAY = 8.0
+
+
+class RunSettings(TypedDict, total=False):
+    """The keyword arguments every rotation, resumption and manual switch takes."""
+
+    keystore: Required[KeyStore]
+    clock: Required[Clock]
+    client_factory: ClientFactory | None  # makes the STS/IAM clients; default aws.client
+    on_step: StepCallback | None  # told of every step as it happens
+    wait_seconds: float  # how long a new key may take to work (IAM is eventually consistent)
+    sleep: Callable[[float], None]
+    monotonic: Callable[[], float]
+    allow_insecure: bool  # store the secret even in a plaintext keyring backend
+
+
+class Stop(Exception):
+    """Ends a run; the result already says how."""
+
+
+class Run:
+    """One rotation, resumption or manual switch of one target."""
+
+    def __init__(
+        self,
+        target: RotationTarget,
+        *,
+        keystore: KeyStore,
+        clock: Clock,
+        client_factory: ClientFactory | None = None,
+        on_step: StepCallback | None = None,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        allow_insecure: bool = False,
+    ) -> None:
+        self.target = target
+        self.keystore = keystore
+        self.clock = clock
+        self.factory = client_factory or aws.client
+        self.on_step = on_step
+        self.wait_seconds = wait_seconds
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.allow_insecure = allow_insecure
+        self.result = RotationResult("failed", target.properties_file, target.access_key_id)
+        self.record: SetupRecord = target.record or self._fresh_record()
+        self.iam_user: str | None = None
+        self.changed = False
+        self.removed_spare: str | None = None
+        self.clients: dict[tuple[str, str, Secret], Any] = {}
+
+    def execute(
+        self, body: Callable[[], None], on_error: Callable[[RotationError], None]
+    ) -> RotationResult:
+        """Run ``body`` under the install lock; a RotationError it raises goes to ``on_error``."""
+        try:
+            with locked(self.target):
+                body()
+        except Stop:
+            pass
+        except RotationError as error:
+            on_error(error)
+        return self.result
+
+    # --- reporting -----------------------------------------------------------------------
+
+    def step(self, name: str, status: StepStatus, detail: str = "") -> None:
+        update = RotationStep(name, status, detail)
+        self.result.steps.append(update)
+        if self.on_step is not None:
+            # A broken display must not break the transaction half-way.
+            with contextlib.suppress(Exception):
+                self.on_step(update)
+
+    def stop(self, outcome: Outcome, kind: ErrorKind | None, message: str | None) -> Stop:
+        self.result.outcome = outcome
+        self.result.error_kind = kind
+        self.result.error = message
+        return Stop()
+
+    def refuse(self, message: str, kind: ErrorKind) -> Stop:
+        self.step("check", "failed", message)
+        iam = "unchanged"
+        if self.removed_spare:
+            iam = f"the inactive key {self.removed_spare} was deleted; otherwise unchanged"
+        self.result.state = FinalState(
+            iam=iam,
+            keyring=f"unchanged: {self.target.key_path} holds the secret of "
+            f"{self.target.access_key_id}",
+            files=f"unchanged: {self.target.properties_file}",
+        )
+        return self.stop("refused", kind, message)
+
+    def unexpected(self, error: RotationError) -> None:
+        """A failure outside the planned ones: refused if nothing changed yet, else failed."""
+        if not self.changed:
+            self.refuse(str(error), error.kind)
+            return
+        self.step("error", "failed", str(error))
+        self.result.next_steps.append("pa-aws-setup status, then pa-aws-setup rotate --resume")
+        self.stop("failed", error.kind, str(error))
+
+    def state_on(self, access_key_id: str, iam: str, files_note: str = "") -> FinalState:
+        """The final state when keyring and file both use ``access_key_id``."""
+        return FinalState(
+            iam=iam,
+            keyring=f"{self.target.key_path} holds the secret of {access_key_id}",
+            files=f"{self.target.properties_file} uses {access_key_id}{files_note}",
+        )
+
+    # --- files ---------------------------------------------------------------------------
+
+    def _fresh_record(self) -> SetupRecord:
+        """A record for a setup made by hand, so the rotation has somewhere to put its marker."""
+        target = self.target
+        now = self.clock()
+        return SetupRecord(
+            method=Method.ACCESS_KEY,
+            scope=target.scope,
+            properties_file=str(target.properties_file),
+            project=target.project,
+            region=target.region,
+            access_key_id=target.access_key_id,
+            key_path=target.key_path,
+            key_type=PASSWORD_KEY_TYPE,
+            content_type=PASSWORD_CONTENT_TYPE,
+            keyring_backend=self.keystore.info().name,
+            created_at=now,
+            updated_at=now,
+            properties_sha256=fingerprint(self.target.data),
+        )
+
+    def save_record(self, record: SetupRecord) -> None:
+        atomic_write(self.target.record_file, dumps(record).encode("utf-8"), backup=False)
+        self.record = record
+        self.changed = True
+
+    def read_file(self) -> tuple[bytes, PropertiesDocument]:
+        try:
+            data = read_existing(self.target.properties_file)
+            if data is None:
+                raise WriteError(f"{self.target.properties_file} no longer exists.")
+            return data, PropertiesDocument.parse_bytes(data)
+        except (WriteError, PropertiesError) as error:
+            raise RotationError(str(error), "config") from None
+
+    def file_key(self) -> str | None:
+        return self.read_file()[1].get(self.target.access_key_setting)
+
+    def write_properties(self, data: bytes) -> Path | None:
+        """Replace the properties file; returns the backup of the previous one."""
+        return atomic_write(self.target.properties_file, data, now=self.clock())
+
+    def restore_properties(self, data: bytes) -> None:
+        restore_file(self.target.properties_file, data)
+
+    def write_file_key(self, access_key_id: str) -> tuple[bytes, Path | None]:
+        _, document = self.read_file()
+        document.set(self.target.access_key_setting, access_key_id)
+        after = document.to_bytes()
+        return after, self.write_properties(after)
+
+    def finalize_record(self, **changes: Any) -> bool:
+        """Clear the rotation marker, then the kept previous secret; False (with a warning)
+        when the record cannot be written, which keeps both for a later --resume."""
+        now = self.clock()
+        try:
+            data, _ = self.read_file()
+            self.save_record(
+                self.record.updated(
+                    rotation=None, updated_at=now, properties_sha256=fingerprint(data), **changes
+                )
+            )
+        except (WriteError, RotationError) as error:
+            self.result.warnings.append(
+                f"The rotation marker could not be cleared from {self.target.record_file}: "
+                f"{error} Run pa-aws-setup rotate --resume finish later."
+            )
+            return False
+        self.forget_previous()
+        return True
+
+    # --- AWS -----------------------------------------------------------------------------
+
+    def client(self, service: str, access_key_id: str, secret: Secret) -> Any:
+        """One client per service and credentials for the whole run (making one costs ~0.1 s)."""
+        cached = (service, access_key_id, secret)
+        if cached not in self.clients:
+            self.clients[cached] = self.factory(
+                service, access_key_id=access_key_id, secret=secret, region=self.target.region
+            )
+        return self.clients[cached]
+
+    def call(self, what: str, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except AwsError:
+            raise
+        except Exception as error:  # every botocore failure becomes one AwsError
+            raise aws.translate_error(error, what) from None
+
+    def patiently(self, what: str, action: Callable[[], T]) -> T:
+        """Retry ``action`` while IAM has not yet spread a new key (bounded exponential backoff)."""
+        deadline = self.monotonic() + self.wait_seconds
+        delay = FIRST_DELAY
+        while True:
+            try:
+                return self.call(what, action)
+            except AwsError as error:
+                remaining = deadline - self.monotonic()
+                if not (error.offline or error.code in REJECTED_KEY_CODES) or remaining <= 0:
+                    raise
+                self.sleep(min(delay, remaining))
+                delay = min(delay * 2, MAX_DELAY)
+
+    def identify(self, access_key_id: str, secret: Secret, *, patient: bool) -> CallerIdentity:
+        def ask() -> CallerIdentity:
+            return identity_of(self.client("sts", access_key_id, secret).get_caller_identity())
+
+        if patient:
+            return self.patiently("GetCallerIdentity", ask)
+        return self.call("GetCallerIdentity", ask)
+
+    def list_keys(self, iam: Any, *, patient: bool = False) -> list[dict[str, Any]]:
+        def ask() -> list[dict[str, Any]]:
+            answer = iam.list_access_keys(UserName=self.iam_user)
+            return list(answer.get("AccessKeyMetadata", []))
+
+        return (
+            self.patiently("ListAccessKeys", ask) if patient else self.call("ListAccessKeys", ask)
+        )
+
+    def delete_key(self, iam: Any, access_key_id: str, *, patient: bool = False) -> None:
+        def ask() -> None:
+            iam.delete_access_key(UserName=self.iam_user, AccessKeyId=access_key_id)
+
+        if patient:
+            self.patiently("DeleteAccessKey", ask)
+        else:
+            self.call("DeleteAccessKey", ask)
+
+    def set_key_status(self, iam: Any, access_key_id: str, status: str) -> None:
+        self.patiently(
+            "UpdateAccessKey",
+            lambda: iam.update_access_key(
+                UserName=self.iam_user, AccessKeyId=access_key_id, Status=status
+            ),
+        )
+
+    # --- keyring -------------------------------------------------------------------------
+
+    def keyring_get(self, path: str) -> Secret | None:
+        try:
+            return self.keystore.get(path)
+        except KeyStoreError as error:
+            raise RotationError(str(error), "keyring") from None
+
+    def forget_previous(self) -> None:
+        try:
+            self.keystore.delete(self.target.previous_path)
+        except KeyStoreError as error:
+            self.result.warnings.append(
+                f"The previous secret is still in the keyring at {self.target.previous_path} "
+                f"and could not be removed: {error}"
+            )
+
+
+@contextlib.contextmanager
+def locked(target: RotationTarget) -> Iterator[None]:
+    try:
+        with install_lock(target.properties_file.parent):
+            yield
+    except WriteError as error:
+        raise RotationError(str(error), "config") from None

@@ -1,0 +1,164 @@
+"""The switch from one key to another, and its undo: the one place that changes which key
+Rundeck uses (keyring secret at the same path, ``access_key`` in the file, the record)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from tui.core.keystore import KeyStoreError
+from tui.core.properties import PropertiesError
+from tui.core.record import RotationState, SetupRecord, fingerprint
+from tui.core.rotation.run import Run
+from tui.core.rotation.target import ErrorKind, RotationError
+from tui.core.secret import Secret
+from tui.core.writer import WriteError
+
+
+class SwitchFailed(RotationError):
+    """The switch did not complete and was undone as far as possible.
+
+    ``aligned_on`` is the key that keyring and file both use afterwards, or None when they
+    could not be brought to agree. The record is still the one from before the switch.
+    """
+
+    def __init__(self, message: str, kind: ErrorKind, aligned_on: str | None) -> None:
+        super().__init__(message, kind)
+        self.aligned_on = aligned_on
+
+
+def switch_to_new(
+    run: Run,
+    new_id: str,
+    new_secret: Secret,
+    *,
+    old_secret: Secret | None,
+    iam_user: str | None,
+    phase: str,
+) -> None:
+    """Switch from the configured key to ``new_id``, moving the marker on to ``phase``: the
+    old key is recorded as the previous one, and its secret (when there is one) is kept
+    beside the new one until the marker goes."""
+    old_id = run.target.access_key_id
+    now = run.clock()
+    started = run.record.rotation.started_at if run.record.rotation else now
+    record_after = run.record.updated(
+        access_key_id=new_id,
+        key_path=run.target.key_path,
+        previous_access_key_id=old_id,
+        previous_key_inactive=False,
+        rotated_at=now,
+        updated_at=now,
+        iam_user=iam_user,
+        rotation=RotationState(phase, old_id, new_id, started),
+    )
+    switch_key(
+        run,
+        from_id=old_id,
+        from_secret=old_secret,
+        to_id=new_id,
+        to_secret=new_secret,
+        record_after=record_after,
+        keep_previous=old_secret is not None,
+    )
+
+
+def switch_key(
+    run: Run,
+    *,
+    from_id: str,
+    from_secret: Secret | None,
+    to_id: str,
+    to_secret: Secret,
+    record_after: SetupRecord,
+    keep_previous: bool,
+) -> None:
+    """Point keyring, file and record at ``to_id``; SwitchFailed, after the undo, when not.
+
+    With ``keep_previous`` the keyring also keeps ``from_secret`` beside the current one, so
+    an interrupted run can still go back; an undone switch removes it again.
+    """
+    target = run.target
+    run.step("switch", "running", f"switching {target.label} to {to_id}")
+    try:
+        before, document = run.read_file()
+    except RotationError as error:
+        raise SwitchFailed(str(error), error.kind, from_id) from None
+    if document.get(target.access_key_setting) != from_id:
+        raise SwitchFailed(
+            f"{target.properties_file} no longer uses {from_id}; someone changed it during "
+            "the rotation.",
+            "config",
+            from_id,
+        )
+    keyring_on, file_on, previous_stored = from_id, from_id, False
+    try:
+        if keep_previous and from_secret is not None:
+            run.keystore.put(target.previous_path, from_secret, allow_insecure=True)
+            previous_stored = True
+        run.keystore.put(target.key_path, to_secret, allow_insecure=run.allow_insecure)
+        keyring_on = to_id
+        run.step("keyring", "done", f"stored the secret of {to_id} at {target.key_path}")
+        document.set(target.access_key_setting, to_id)
+        after = document.to_bytes()
+        run.result.backup = run.write_properties(after)
+        file_on = to_id
+        run.step(
+            "properties", "done", f"{target.access_key_setting}={to_id} in {target.properties_file}"
+        )
+        run.save_record(record_after.updated(properties_sha256=fingerprint(after)))
+        run.step("record", "done", f"recorded the switch in {target.record_file}")
+    except (KeyStoreError, WriteError, PropertiesError) as error:
+        kind: ErrorKind = "keyring" if isinstance(error, KeyStoreError) else "config"
+        run.step("switch", "failed", str(error))
+        on = _undo(run, from_id, from_secret, to_id, to_secret, keyring_on, file_on, before)
+        if on == from_id and previous_stored:
+            run.forget_previous()
+        raise SwitchFailed(str(error), kind, on) from None
+    run.step("switch", "done", f"{target.label} now uses {to_id}")
+
+
+def _undo(
+    run: Run,
+    from_id: str,
+    from_secret: Secret | None,
+    to_id: str,
+    to_secret: Secret,
+    keyring_on: str,
+    file_on: str,
+    before: bytes,
+) -> str | None:
+    """Put keyring and file back on ``from_id``; where one cannot go back, bring the other
+    forward instead. Returns the key both use, or None when they could not be aligned.
+
+    Without ``from_secret`` (it was missing before) there is nothing to go back to.
+    """
+    target = run.target
+    if keyring_on == to_id and from_secret is not None:
+        try:
+            run.keystore.put(target.key_path, from_secret, allow_insecure=True)
+            keyring_on = from_id
+            run.step("keyring", "rolled back", f"{target.key_path} holds {from_id} again")
+        except KeyStoreError as error:
+            run.step("keyring", "failed", f"could not put the old secret back: {error}")
+    if file_on == to_id and from_secret is not None:
+        try:
+            run.restore_properties(before)
+            file_on = from_id
+            run.step("properties", "rolled back", f"{target.properties_file} restored")
+            if run.result.backup is not None:
+                with contextlib.suppress(OSError):
+                    run.result.backup.unlink()
+                run.result.backup = None
+        except WriteError as error:
+            run.step("properties", "failed", f"could not restore the file: {error}")
+    if keyring_on != file_on and keyring_on == to_id:
+        with contextlib.suppress(WriteError, RotationError, PropertiesError):
+            run.write_file_key(to_id)
+            file_on = to_id
+            run.step("properties", "done", f"kept {to_id}: the keyring holds its secret")
+    elif keyring_on != file_on and file_on == to_id:
+        with contextlib.suppress(KeyStoreError):
+            run.keystore.put(target.key_path, to_secret, allow_insecure=True)
+            keyring_on = to_id
+            run.step("keyring", "done", f"kept {to_id}: the file names it")
+    return keyring_on if keyring_on == file_on else None

@@ -1,0 +1,100 @@
+"""What a rotation works on: the access key setup of one properties file, read before it starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tui.core.model import Scope
+from tui.core.properties import PropertiesDocument, PropertiesError
+from tui.core.record import RecordError, RotationState, SetupRecord, read_record, record_path
+from tui.core.rundeck import RundeckError, RundeckInstall, read_aws_settings, setting_key
+from tui.core.writer import WriteError, read_existing
+
+# What a failure was about; the CLI picks its exit code from it.
+ErrorKind = Literal["usage", "config", "keyring", "aws", "verify"]
+
+PREVIOUS_SUFFIX = ".rotation-previous"
+
+
+class RotationError(Exception):
+    """A rotation that cannot start or go on; ``kind`` picks the exit code of the CLI."""
+
+    def __init__(self, message: str, kind: ErrorKind) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class RotationTarget:
+    """The access key setup of one properties file, as read before rotating it."""
+
+    install: RundeckInstall
+    scope: Scope
+    project: str | None
+    properties_file: Path
+    data: bytes
+    access_key_id: str
+    key_path: str
+    region: str | None
+    record: SetupRecord | None
+
+    @property
+    def record_file(self) -> Path:
+        return record_path(self.properties_file)
+
+    @property
+    def previous_path(self) -> str:
+        """Where the keyring keeps the previous secret while a rotation is unfinished."""
+        return self.key_path + PREVIOUS_SUFFIX
+
+    @property
+    def access_key_setting(self) -> str:
+        return setting_key(self.scope, "access_key")
+
+    @property
+    def label(self) -> str:
+        return "system" if self.scope is Scope.SYSTEM else f"project {self.project}"
+
+    @property
+    def interrupted(self) -> RotationState | None:
+        return self.record.rotation if self.record is not None else None
+
+
+def load_target(
+    install: RundeckInstall, scope: Scope, project: str | None = None
+) -> RotationTarget:
+    """Read the access key setup of ``scope``; RotationError when there is none to rotate."""
+    try:
+        path = install.target(scope, project)
+        data = read_existing(path)
+    except (RundeckError, WriteError) as error:
+        raise RotationError(str(error), "config") from None
+    if data is None:
+        raise RotationError(f"{path} does not exist.", "config")
+    try:
+        settings = read_aws_settings(PropertiesDocument.parse_bytes(data), scope)
+    except PropertiesError as error:
+        raise RotationError(f"{path}: {error}", "config") from None
+    try:
+        record = read_record(record_path(path))
+    except RecordError as error:
+        raise RotationError(str(error), "config") from None
+    if not settings.access_key or not settings.secret_key_path:
+        method = settings.method.title if settings.method else "no AWS access key"
+        raise RotationError(
+            f"{path} is not set up with an access key ({method}); there is no key to rotate.",
+            "usage",
+        )
+    return RotationTarget(
+        install=install,
+        scope=scope,
+        project=project if scope is Scope.PROJECT else None,
+        properties_file=path,
+        data=data,
+        access_key_id=settings.access_key,
+        key_path=settings.secret_key_path,
+        region=settings.region,
+        record=record,
+    )

@@ -1,0 +1,240 @@
+"""Switch to a key created in the AWS console: pasted, checked with STS, then switched live."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.worker import get_current_worker
+
+from tui.core.model import Scope
+from tui.core.secret import Secret
+from tui.messages import RotationFinished, VerifyFinished
+from tui.screens.rotate import RotationView
+from tui.widgets.validators import AccessKeyIdValidator, SecretValidator
+
+if TYPE_CHECKING:
+    from tui.core.rotation import RotationResult, RotationTarget
+
+# What happens to the old key once Rundeck uses the new one: (deactivate_old, delete_old).
+OLD_KEY_CHOICES = {
+    "old-keep": (False, False),
+    "old-deactivate": (True, False),
+    "old-delete": (True, True),
+}
+
+
+class ManualRotateScreen(RotationView):
+    """The new key's id and secret (masked unless revealed), then ``manual_rotate`` in a worker."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "switch", "Switch", show=True),
+        Binding("ctrl+t", "verify", "Verify with AWS", show=True),
+        Binding("ctrl+r", "reveal", "Reveal secret", show=True),
+    ]
+    START_ACTIONS: ClassVar[frozenset[str]] = frozenset({"switch", "verify", "reveal"})
+
+    def __init__(self, scope: Scope, project: str | None) -> None:
+        super().__init__(scope, project)
+        self.loaded: RotationTarget | None = None
+        self.blocked = False  # no switch possible (no target, or an interrupted rotation)
+
+    def body(self) -> ComposeResult:
+        yield Static(f"Paste a new access key for {self.where}", classes="title")
+        with Vertical(id="manual-form"):
+            yield Static(
+                "Create a key for the same IAM user in the AWS console and paste it here. "
+                "AWS STS checks it before Rundeck switches to it; it is never deleted.",
+                id="manual-intro",
+            )
+            yield Static("", id="errors")
+            yield Label("New access key id")
+            yield Input(
+                placeholder="AKIA… (20 characters)",
+                validators=[AccessKeyIdValidator()],
+                id="access-key-id",
+            )
+            yield Label("Its secret access key")
+            with Horizontal(classes="secret-row"):
+                yield Input(
+                    password=True,
+                    placeholder="40 characters; pasting works",
+                    validators=[SecretValidator()],
+                    id="secret",
+                )
+                yield Button("Reveal", id="reveal")
+            yield Label("Then the old key", id="old-key-label")
+            with RadioSet(id="old-key"):
+                yield RadioButton("Leave it active", id="old-keep")
+                yield RadioButton("Deactivate it (it can be re-activated)", id="old-deactivate")
+                yield RadioButton("Delete it", id="old-delete")
+            yield Static("", id="verify-result")
+        yield Static("", id="rotate-steps")
+        yield Static("", id="rotate-outcome")
+
+    def actions(self) -> ComposeResult:
+        yield Button("Switch to this key", id="switch", variant="primary")
+        yield Button("Verify with AWS", id="verify")
+        yield Button("Back", id="rotate-back")
+
+    def on_mount(self) -> None:
+        from tui.core.rotation import RotationError
+        from tui.core.status import mask_access_key_id
+
+        self.query_one("#old-deactivate", RadioButton).value = True
+        self.query_one("#verify-result").display = False
+        self.query_one("#access-key-id", Input).focus()
+        try:
+            self.loaded = self.target()
+        except RotationError as error:
+            self.refuse(str(error))
+            return
+        current = mask_access_key_id(self.loaded.access_key_id)
+        self.query_one("#old-key-label", Label).update(f"Then the old key, {current}")
+        if self.loaded.interrupted is not None:
+            self.refuse(
+                "A rotation of this setup was interrupted; finish or roll it back first "
+                "(Rotate key on the Status screen)."
+            )
+
+    def refuse(self, message: str) -> None:
+        self.blocked = True
+        self.query_one("#errors", Static).update(Text(f"✗ {message}", style="bold red"))
+        self.query_one("#switch", Button).disabled = True
+        self.query_one("#verify", Button).disabled = True
+
+    @on(Input.Changed, "#secret")
+    def secret_typed(self, event: Input.Changed) -> None:
+        if event.value.strip():  # emptied at the switch, while the worker still holds it
+            self.wizard.radioactive["manual-secret"] = event.value.strip()
+
+    @on(Input.Submitted, "#access-key-id")
+    def key_id_entered(self) -> None:
+        self.query_one("#secret", Input).focus()
+
+    @on(Input.Submitted, "#secret")
+    def secret_entered(self) -> None:
+        self.query_one("#old-key", RadioSet).focus()
+
+    @on(Button.Pressed, "#reveal")
+    def action_reveal(self) -> None:
+        secret = self.query_one("#secret", Input)
+        secret.password = not secret.password
+        self.query_one("#reveal", Button).label = "Reveal" if secret.password else "Hide"
+
+    def collect(self) -> tuple[str, Secret] | None:
+        """The key id and secret when both are valid; otherwise show why and return None."""
+        problems: list[str] = []
+        for selector in ("#access-key-id", "#secret"):
+            field = self.query_one(selector, Input)
+            outcome = field.validate(field.value)
+            if outcome is not None and not outcome.is_valid:
+                problems.extend(outcome.failure_descriptions)
+        errors = self.query_one("#errors", Static)
+        errors.update(Text("\n".join(f"✗ {p}" for p in problems), style="bold red"))
+        if problems:
+            return None
+        key_id = self.query_one("#access-key-id", Input).value.strip()
+        return key_id, Secret(self.query_one("#secret", Input).value.strip())
+
+    @on(Button.Pressed, "#verify")
+    def action_verify(self) -> None:
+        if self.blocked or self.running or self.finished or self.loaded is None:
+            return
+        pasted = self.collect()
+        if pasted is None:
+            return
+        result = self.query_one("#verify-result", Static)
+        result.display = True
+        result.update(Text("Asking AWS STS who this key belongs to…", style="yellow"))
+        self.verify(*pasted, self.loaded.region)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
+    def verify(self, access_key_id: str, secret: Secret, region: str | None) -> None:
+        from tui.core.aws import AwsError
+
+        try:
+            identity = self.services.verify(access_key_id, secret, region)
+        except AwsError as error:
+            if not get_current_worker().is_cancelled:
+                self.post_message(VerifyFinished(None, error))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(VerifyFinished(identity, None))
+
+    @on(VerifyFinished)
+    def verified(self, message: VerifyFinished) -> None:
+        result = self.query_one("#verify-result", Static)
+        if message.identity is not None:
+            result.update(Text(f"✓ Works: {message.identity.arn}", style="green"))
+        elif message.error is not None:
+            result.update(Text(f"✗ {message.error}", style="bold red"))
+
+    @on(Button.Pressed, "#switch")
+    def action_switch(self) -> None:
+        from tui.core.rotation import RotationError
+
+        if self.finished:
+            self.action_back()
+            return
+        if self.running or self.blocked:
+            return
+        pasted = self.collect()
+        if pasted is None:
+            return
+        try:
+            target = self.target()  # read again: the file may have changed since the form opened
+        except RotationError as error:
+            self.refuse(str(error))
+            return
+        pressed = self.query_one("#old-key", RadioSet).pressed_button
+        deactivate, delete = OLD_KEY_CHOICES[pressed.id if pressed and pressed.id else "old-keep"]
+        self.begin()
+        # The secret now lives only in the worker; the form forgets it.
+        self.query_one("#secret", Input).value = ""
+        self.query_one("#manual-form").display = False
+        self.workers.cancel_group(self, "verify")
+        self.run_switch(target, *pasted, deactivate, delete)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rotate")
+    def run_switch(
+        self,
+        target: RotationTarget,
+        access_key_id: str,
+        secret: Secret,
+        deactivate_old: bool,
+        delete_old: bool,
+    ) -> None:
+        from tui.core.rotation import manual_rotate
+
+        result = manual_rotate(
+            target,
+            access_key_id,
+            secret,
+            keystore=self.services.keystore(),
+            clock=self.services.clock,
+            client_factory=self.services.aws_client,
+            deactivate_old=deactivate_old,
+            delete_old=delete_old,
+            on_step=self.report,
+            allow_insecure=self.services.allow_insecure_keyring,
+        )
+        self.post_message(RotationFinished(result))
+
+    def show_outcome(self, result: RotationResult) -> None:
+        super().show_outcome(result)
+        if result.outcome == "refused":
+            # Nothing changed: the form comes back for another try (the secret pasted again).
+            self.result = None
+            self.query_one("#manual-form").display = True
+            for button in self.query(Button):
+                button.disabled = False
+                button.display = True
+            self.query_one("#rotate-back", Button).label = "Back"
+            self.query_one("#secret", Input).focus()
+            self.refresh_bindings()

@@ -1,0 +1,225 @@
+"""Step 3: which Rundeck AWS plugins will be used, the least-privilege policy they need, and
+whether the credentials found here already allow it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from rich.console import Group
+from rich.json import JSON
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, SelectionList, Static
+from textual.widgets.selection_list import Selection
+from textual.worker import get_current_worker
+
+from tui.core.iam.catalog import Plugin, actions_by_plugin, plugins
+from tui.core.iam.policy import permissions_policy, to_json, trust_policy
+from tui.core.model import Method
+from tui.messages import PolicyChecked
+from tui.screens.base import WizardStep
+
+VERDICT_LOOK = {"allowed": ("✓", "green"), "denied": ("✗", "bold red"), "unknown": ("?", "yellow")}
+
+
+def policy_for(method: Method, chosen: tuple[Plugin, ...]) -> dict[str, object] | None:
+    """The permissions policy for the method, or None when there is nothing to grant."""
+    access_key = method is Method.ACCESS_KEY
+    if not chosen and not access_key:
+        return None
+    return permissions_policy(chosen, for_access_key_user=access_key)
+
+
+def policy_heading(method: Method) -> str:
+    if method is Method.ACCESS_KEY:
+        return "Policy to attach to the IAM user (it also lets the key rotate itself)"
+    return f"Permissions policy for the {method.title.replace(' IAM role', '')} role"
+
+
+class PermissionsScreen(WizardStep):
+    """A checklist of the plugins, filtered as one types; the policy follows the ticks."""
+
+    STEP = 3
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+n", "next", "Next", show=True),
+        Binding("ctrl+t", "check", "Check with AWS", show=True),
+    ]
+
+    def body(self) -> ComposeResult:
+        yield Static(
+            "Which Rundeck AWS plugins will you use? (optional: Ctrl+N skips)", classes="title"
+        )
+        yield Input(placeholder="type to filter the plugins", id="plugin-filter")
+        yield SelectionList[str](id="plugins")
+        yield Static("", id="verdicts")
+        yield Static("", id="policy", classes="record")
+        with Horizontal(id="policy-row"):
+            yield Input(placeholder="save the policy to… (a file name)", id="policy-file")
+            yield Button("Save", id="save-policy")
+            yield Button("Copy", id="copy-policy")
+
+    def actions(self) -> ComposeResult:
+        yield Button("Next", id="next", variant="primary")
+        yield Button("Check with AWS", id="check")
+
+    def on_mount(self) -> None:
+        self.query_one("#verdicts").display = False
+        self.show_plugins("")
+        self.show_policy()
+        self.query_one("#plugins", SelectionList).focus()
+
+    @property
+    def method(self) -> Method:
+        return self.state.method or Method.ACCESS_KEY
+
+    def chosen(self) -> tuple[Plugin, ...]:
+        wanted = set(self.state.plugins)
+        return tuple(plugin for plugin in plugins() if plugin.id in wanted)
+
+    def show_plugins(self, typed: str) -> None:
+        """List the plugins matching ``typed``; ticks live in the state, so filtering keeps them."""
+        needle = typed.strip().lower()
+        selections = self.query_one("#plugins", SelectionList)
+        selections.clear_options()
+        selections.add_options(
+            [
+                Selection(plugin.name, plugin.id, plugin.id in self.state.plugins)
+                for plugin in plugins()
+                if not needle
+                or needle in plugin.name.lower()
+                or needle in plugin.id
+                or needle in plugin.description.lower()
+            ]
+        )
+
+    @on(Input.Changed, "#plugin-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.show_plugins(event.value)
+
+    @on(Input.Submitted, "#plugin-filter")
+    def filter_submitted(self) -> None:
+        self.query_one("#plugins", SelectionList).focus()
+
+    @on(SelectionList.SelectionToggled, "#plugins")
+    def plugin_toggled(self, event: SelectionList.SelectionToggled[str]) -> None:
+        plugin_id = event.selection.value
+        ticked = list(self.state.plugins)
+        if plugin_id in ticked:
+            ticked.remove(plugin_id)
+        else:
+            ticked.append(plugin_id)
+        self.state.plugins = tuple(p.id for p in plugins() if p.id in ticked)
+        self.state.policy_check = None
+        self.query_one("#verdicts").display = False
+        self.show_policy()
+
+    def show_policy(self) -> None:
+        panel = self.query_one("#policy", Static)
+        policy = policy_for(self.method, self.chosen())
+        if policy is None:
+            panel.update(Text("Tick the plugins above to see the policy they need.", style="dim"))
+            self.query_one("#policy-row").display = False
+            return
+        parts: list[Text | JSON] = [Text(policy_heading(self.method), style="bold")]
+        parts.append(self._json(to_json(policy)))
+        if self.method is not Method.ACCESS_KEY:
+            parts.append(Text("Trust policy of the role", style="bold"))
+            parts.append(self._json(to_json(trust_policy(self.method))))
+        panel.update(Group(*parts))
+        self.query_one("#policy-row").display = True
+
+    @staticmethod
+    def _json(text: str) -> JSON:
+        # Rich's JSON highlighter colours keys and values without painting a background, so it
+        # reads the same on the light and the dark theme (a Pygments theme brings its own).
+        return JSON(text, indent=2)
+
+    def policy_text(self) -> str | None:
+        policy = policy_for(self.method, self.chosen())
+        return None if policy is None else to_json(policy) + "\n"
+
+    @on(Button.Pressed, "#save-policy")
+    @on(Input.Submitted, "#policy-file")
+    def save_policy(self) -> None:
+        text = self.policy_text()
+        name = self.query_one("#policy-file", Input).value.strip()
+        if text is None:
+            return
+        if not name:
+            self.notify("Type a file name first.", severity="warning")
+            return
+        path = Path(name).expanduser()
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as error:
+            self.notify(f"Cannot write {path}: {error.strerror}", severity="error")
+            return
+        self.notify(f"Saved the policy to {path}.")
+
+    @on(Button.Pressed, "#copy-policy")
+    def copy_policy(self) -> None:
+        text = self.policy_text()
+        if text is not None:
+            self.app.copy_to_clipboard(text)
+            self.notify(
+                "Sent to the clipboard (through the terminal, if it allows: OSC 52). "
+                "Or save it to a file, or run: " + self.policy_command()
+            )
+
+    def policy_command(self) -> str:
+        """The headless command that prints the same policy."""
+        parts = ["pa-aws-setup policy"]
+        if self.state.plugins:
+            parts.append("--plugins " + ",".join(self.state.plugins))
+        if self.method is Method.ACCESS_KEY:
+            parts.append("--access-key-user")
+        return " ".join(parts)
+
+    @on(Button.Pressed, "#check")
+    def action_check(self) -> None:
+        chosen = self.chosen()
+        if not chosen:
+            self.notify("Tick at least one plugin to check.", severity="warning")
+            return
+        verdicts = self.query_one("#verdicts", Static)
+        verdicts.display = True
+        verdicts.update(Text("Asking IAM to simulate these actions…", style="yellow"))
+        detection = self.state.detection
+        principal = detection.identity.arn if detection is not None else None
+        self.check(actions_by_plugin(chosen), principal)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="policy-check")
+    def check(self, wanted: dict[str, tuple[str, ...]], principal: str | None) -> None:
+        from tui.core.iam.simulate import simulate
+
+        result = simulate(wanted, principal_arn=principal, client_factory=self.services.aws_client)
+        if not get_current_worker().is_cancelled:
+            self.post_message(PolicyChecked(result))
+
+    @on(PolicyChecked)
+    def checked(self, message: PolicyChecked) -> None:
+        result = message.result
+        self.state.policy_check = result
+        names = {plugin.id: plugin.name for plugin in plugins()}
+        text = Text()
+        who = result.simulated_arn or result.principal_arn or "the credentials found here"
+        text.append(f"What {who} may do:\n", style="bold")
+        for verdict in result.verdicts:
+            mark, style = VERDICT_LOOK[verdict.state]
+            text.append(f" {mark} {names.get(verdict.plugin_id, verdict.plugin_id)}: ", style=style)
+            text.append(verdict.state, style=style)
+            if verdict.missing_actions:
+                text.append(" (missing " + ", ".join(verdict.missing_actions) + ")")
+            text.append("\n")
+        reasons = {verdict.reason for verdict in result.verdicts if verdict.state == "unknown"}
+        for reason in sorted(reason for reason in reasons if reason):
+            text.append(reason + "\n", style="dim")
+        self.query_one("#verdicts", Static).update(text)
+
+    @on(Button.Pressed, "#next")
+    def action_next(self) -> None:
+        self.advance()
