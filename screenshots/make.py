@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests import scenes  # noqa: E402
 from tui.app import WizardApp  # noqa: E402
+from tui.services import Services  # noqa: E402
 
 SHOTS = [
     ("01-detect", "ec2", scenes.at_detect),
@@ -27,16 +28,25 @@ SHOTS = [
     ("08-done", "nothing", scenes.at_done),
     ("09-detect-nothing", "nothing", scenes.at_detect),
     ("10-status", "status", scenes.at_status),
+    ("11-rotated", "rotation", scenes.at_rotation_finished),
+    ("12-rotation-rolled-back", "rotation-refused", scenes.at_rotation_finished),
 ]
 
 
-async def shoot(name: str, detection: str, journey: object) -> None:
-    services = (
-        scenes.status_services()
-        if detection == "status"
-        else scenes.scene_services(scenes.DETECTIONS[detection]())
-    )
-    app = WizardApp(services)
+def services_for(scene: str) -> Services:
+    if scene == "status":
+        return scenes.status_services()
+    if scene.startswith("rotation"):
+        keyring = scenes.RefusingKeyring()
+        services, _ = scenes.access_key_services(age_days=134, keyring=keyring)
+        if scene == "rotation-refused":  # the keyring refuses the new secret at the switch
+            keyring.refused.add(scenes.OPS_KEY_PATH)
+        return services
+    return scenes.scene_services(scenes.DETECTIONS[scene]())
+
+
+async def shoot(name: str, scene: str, journey: object) -> None:
+    app = WizardApp(services_for(scene))
     async with app.run_test(size=(80, 24)) as pilot:
         await journey(pilot)  # type: ignore[operator]
         app.save_screenshot(filename=f"{name}.svg", path=str(Path(__file__).parent))

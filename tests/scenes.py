@@ -427,7 +427,7 @@ def access_key_services(
     from tui.core.model import Answers, Method, Scope
     from tui.core.setup import apply_setup, plan_setup
 
-    services = scene_services(nothing_detected(), root=root)
+    services = scene_services(ec2_detection(), root=root)  # web's EC2 role is found here
     if keyring is not None:
         memory = keyring
         services.keystore = lambda: KeyStore(memory, assume_security="secure")
@@ -504,4 +504,162 @@ async def at_manual_form(pilot: Pilot[object]) -> None:
     await settle(pilot)
     await fill(pilot, "#access-key-id", NEW_KEY_ID)
     await fill(pilot, "#secret", NEW_SECRET)
+    await settle(pilot)
+
+
+# --- set it up for me: IAM and EC2 answers fixed in advance ---------------------------------------
+
+SCENE_INSTANCES = {  # instance id: (Name tag, instance profile it has)
+    "i-0a1b2c3d4e5f67890": ("rundeck-1", "rundeck-automation"),  # this instance (ec2_detection)
+    "i-0b2c3d4e5f6789012": ("rundeck-2", None),
+    "i-0c3d4e5f678901234": ("bastion", None),
+}
+
+
+class SceneAdminAws:
+    """STS, IAM and EC2 of an account without the role yet: a stand-in for AWS in snapshots
+    only (pilot tests use moto), because moto's instance ids change on every run.
+
+    Called like tui.core.aws.client with the credentials found here (no key given).
+    """
+
+    def __init__(self) -> None:
+        self.roles: dict[str, dict[str, Any]] = {}
+        self.policies: dict[tuple[str, str], str] = {}
+        self.profiles: dict[str, list[str]] = {"rundeck-automation": ["rundeck-automation"]}
+        self.associations = {
+            iid: profile for iid, (_, profile) in SCENE_INSTANCES.items() if profile is not None
+        }
+
+    def __call__(self, service: str, *, region: str | None = None, **_: object) -> Any:
+        return SceneAdminClient(self)
+
+
+class SceneAdminClient:
+    def __init__(self, aws: SceneAdminAws) -> None:
+        self.aws = aws
+
+    @staticmethod
+    def _missing(operation: str) -> ClientError:
+        return ClientError({"Error": {"Code": "NoSuchEntity", "Message": "scene"}}, operation)
+
+    # The parameters are named as boto3 names them.
+    def get_caller_identity(self) -> dict[str, Any]:
+        arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/rundeck-automation/i-0a1b2c3d4e5f67890"
+        return {"Account": ACCOUNT, "Arn": arn, "UserId": "AROASCENE"}
+
+    def get_role(self, RoleName: str) -> dict[str, Any]:
+        if RoleName not in self.aws.roles:
+            raise self._missing("GetRole")
+        return {"Role": self.aws.roles[RoleName]}
+
+    def create_role(self, RoleName: str, AssumeRolePolicyDocument: str, **_: Any) -> Any:
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{RoleName}"
+        role = {
+            "RoleName": RoleName,
+            "Arn": arn,
+            "AssumeRolePolicyDocument": AssumeRolePolicyDocument,
+        }
+        self.aws.roles[RoleName] = role
+        return {"Role": role}
+
+    def get_role_policy(self, RoleName: str, PolicyName: str) -> dict[str, Any]:
+        if (RoleName, PolicyName) not in self.aws.policies:
+            raise self._missing("GetRolePolicy")
+        return {"PolicyDocument": self.aws.policies[RoleName, PolicyName]}
+
+    def put_role_policy(self, RoleName: str, PolicyName: str, PolicyDocument: str) -> None:
+        self.aws.policies[RoleName, PolicyName] = PolicyDocument
+
+    def get_instance_profile(self, InstanceProfileName: str) -> dict[str, Any]:
+        if InstanceProfileName not in self.aws.profiles:
+            raise self._missing("GetInstanceProfile")
+        roles = [{"RoleName": name} for name in self.aws.profiles[InstanceProfileName]]
+        arn = f"arn:aws:iam::{ACCOUNT}:instance-profile/{InstanceProfileName}"
+        return {"InstanceProfile": {"Arn": arn, "Roles": roles}}
+
+    def create_instance_profile(self, InstanceProfileName: str) -> None:
+        self.aws.profiles[InstanceProfileName] = []
+
+    def add_role_to_instance_profile(self, InstanceProfileName: str, RoleName: str) -> None:
+        self.aws.profiles[InstanceProfileName].append(RoleName)
+
+    def describe_instances(self, InstanceIds: list[str] | None = None, **_: Any) -> Any:
+        wanted = InstanceIds or list(SCENE_INSTANCES)
+        instances = [
+            {
+                "InstanceId": iid,
+                "State": {"Name": "running"},
+                "Tags": [{"Key": "Name", "Value": SCENE_INSTANCES[iid][0]}],
+            }
+            for iid in wanted
+        ]
+        return {"Reservations": [{"Instances": instances}]}
+
+    def describe_iam_instance_profile_associations(self, Filters: list[Any]) -> Any:
+        wanted = Filters[0]["Values"]
+        found = [
+            {
+                "InstanceId": iid,
+                "AssociationId": f"iip-assoc-0scene{index:012d}",
+                "State": "associated",
+                "IamInstanceProfile": {"Arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{profile}"},
+            }
+            for index, (iid, profile) in enumerate(sorted(self.aws.associations.items()))
+            if iid in wanted
+        ]
+        return {"IamInstanceProfileAssociations": found}
+
+    def associate_iam_instance_profile(self, IamInstanceProfile: Any, InstanceId: str) -> Any:
+        self.aws.associations[InstanceId] = IamInstanceProfile["Name"]
+        association = {"AssociationId": "iip-assoc-0scene000000000009", "State": "associating"}
+        return {"IamInstanceProfileAssociation": association}
+
+
+def provision_services(root: Path = SCENE_ROOT) -> tuple[Services, SceneAdminAws]:
+    """The EC2 scene, with AWS answering as an account where the role is not set up yet."""
+    services = scene_services(ec2_detection(), root=root)
+    aws = SceneAdminAws()
+    services.aws_client = aws
+    return services, aws
+
+
+async def at_provision(pilot: Pilot[object]) -> None:
+    """Permissions with two plugins, Ctrl+O, and the instance rundeck-2 ticked too."""
+    from textual.widgets import SelectionList
+
+    from tui.screens.provision import ProvisionScreen
+
+    await at_permissions(pilot)
+    await pilot.press("ctrl+o")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ProvisionScreen))
+    await settle(pilot)
+    listing = pilot.app.screen.query_one("#instances", SelectionList)
+    listing.focus()
+    listing.highlighted = listing.get_option_index("i-0b2c3d4e5f6789012")
+    await pilot.press("space")
+    await settle(pilot)
+
+
+async def at_provision_preview(pilot: Pilot[object]) -> None:
+    await at_provision(pilot)
+    await pilot.press("ctrl+t")
+    await settle(pilot)
+    await settle(pilot)
+
+
+async def at_provision_finished(pilot: Pilot[object]) -> None:
+    from tui.screens.confirm import ConfirmScreen
+    from tui.screens.provision import ProvisionScreen
+
+    await at_provision_preview(pilot)
+    await pilot.press("ctrl+g")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+    await pilot.press("y")
+    await until(
+        pilot,
+        lambda: (
+            isinstance(screen := pilot.app.screen, ProvisionScreen) and screen.result is not None
+        ),
+    )
     await settle(pilot)

@@ -38,18 +38,19 @@ class WizardApp(App[int]):
         self._install: RundeckInstall | None = None
         self._install_error: str | None = None
 
-    def on_mount(self) -> None:
+    def get_default_screen(self) -> Screen[object]:
+        """The first step is the app's own screen, not one pushed over a blank default: one
+        screen fewer to build before the first frame. Status when a setup exists."""
         from tui.core.rundeck import has_existing_setup
 
         install, _ = self.rundeck_install()
         if install is not None and has_existing_setup(install):
             from tui.screens.status import StatusScreen
 
-            self.push_screen(StatusScreen())
-        else:
-            from tui.screens.detect import DetectScreen
+            return StatusScreen()
+        from tui.screens.detect import DetectScreen
 
-            self.push_screen(DetectScreen())
+        return DetectScreen()
 
     def rundeck_install(self) -> tuple[RundeckInstall | None, str | None]:
         """The Rundeck install (found once), or why there is none."""

@@ -10,6 +10,7 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from tui import __version__
 
@@ -52,13 +53,84 @@ examples:
 """
 
 
-class SafeArgumentParser(argparse.ArgumentParser):
-    """An ArgumentParser whose error messages never echo a secret-shaped argument."""
+class UsageError(Exception):
+    """A command line argparse refused; the message is already free of secret-shaped words."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def __init__(self, message: str, *, prog: str = "pa-aws-setup", usage: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.prog = prog
+        self.usage = usage
+
+
+class SafeArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose error messages never echo a secret-shaped argument.
+
+    Errors raise UsageError instead of exiting, so ``main`` can report them as text, or as
+    JSON when the command line asked for --json.
+    """
+
+    def error(self, message: str) -> NoReturn:
         message = SECRET_SHAPED.sub("<hidden>", message)
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        raise UsageError(message, prog=self.prog, usage=self.format_usage())
+
+
+def report_usage_error(
+    parser: argparse.ArgumentParser, arguments: Sequence[str], problem: UsageError
+) -> int:
+    """argparse's usage and message on stderr, as always; with --json, the JSON error
+    envelope on stdout as well, so a script reading stdout gets JSON whatever went wrong."""
+    sys.stderr.write(problem.usage + f"{problem.prog}: error: {problem.message}\n")
+    command = json_command(parser, arguments)
+    if command is not None:
+        from tui.commands.output import emit_json
+
+        payload = {"ok": False, "changed": False, "error": problem.message}
+        emit_json(command, payload, EXIT_USAGE)
+    return EXIT_USAGE
+
+
+def json_command(parser: argparse.ArgumentParser, arguments: Sequence[str]) -> str | None:
+    """The subcommand, when ``arguments`` name one that has --json and pass it --json.
+
+    Read as argparse reads them: top-level options (and their values) before the subcommand,
+    unambiguous abbreviations (``--js``), nothing after ``--``. Works on command lines argparse
+    refuses, which is when it is needed.
+    """
+    tokens = list(arguments)
+    if "--" in tokens:
+        tokens = tokens[: tokens.index("--")]
+    index = 0
+    while index < len(tokens) and tokens[index].startswith("-"):
+        action = _option_action(parser, tokens[index])
+        takes_value = action is not None and action.nargs != 0 and "=" not in tokens[index]
+        index += 2 if takes_value else 1
+    commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if index >= len(tokens) or not commands:
+        return None
+    command = tokens[index]
+    subparser = commands[0].choices.get(command)
+    if subparser is None:
+        return None
+    wanted = _option_action(subparser, "--json")
+    if wanted is None:
+        return None
+    for token in tokens[index + 1 :]:
+        if token.startswith("--") and _option_action(subparser, token) is wanted:
+            return str(command)
+    return None
+
+
+def _option_action(parser: argparse.ArgumentParser, token: str) -> argparse.Action | None:
+    """The option ``token`` names in ``parser``, exactly or as a unique ``--`` abbreviation."""
+    name = token.split("=", 1)[0]
+    options = parser._option_string_actions
+    if name in options:
+        return options[name]
+    if not name.startswith("--") or len(name) < 3:
+        return None
+    matches = {options[option] for option in options if option.startswith(name)}
+    return matches.pop() if len(matches) == 1 else None
 
 
 def refuse_secret_options(argv: Sequence[str]) -> str | None:
@@ -80,6 +152,23 @@ def add_install_option(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="Rundeck base folder of a launcher install (default: $RDECK_BASE, then /etc/rundeck)",
     )
+
+
+def add_secret_options(
+    parser_or_group: argparse.ArgumentParser | argparse._ArgumentGroup,
+) -> argparse._MutuallyExclusiveGroup:
+    """--secret-stdin and --secret-file, one or the other; the group is returned for more.
+
+    Only these ways in: a secret on the command line is refused (see SECRET_OPTIONS).
+    """
+    sources = parser_or_group.add_mutually_exclusive_group()
+    sources.add_argument(
+        "--secret-stdin", action="store_true", help="read the secret access key from stdin"
+    )
+    sources.add_argument(
+        "--secret-file", metavar="FILE", help="read it from FILE (mode 600) or /dev/fd/N"
+    )
+    return sources
 
 
 def add_scope_options(parser: argparse.ArgumentParser) -> None:
@@ -133,15 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--key-path", metavar="keys/...", help="Rundeck key-storage path")
     add_install_option(apply)
     apply.add_argument("--answers", metavar="FILE.toml", help="read the answers from a TOML file")
-    secret_source = apply.add_mutually_exclusive_group()
-    secret_source.add_argument(
-        "--secret-stdin", action="store_true", help="read the secret access key from stdin"
-    )
-    secret_source.add_argument(
-        "--secret-file", metavar="FILE", help="read the secret from FILE (mode 600) or /dev/fd/N"
-    )
+    add_secret_options(apply)
     apply.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
-    apply.add_argument("--verify", action="store_true", help="check the key with AWS STS first")
+    apply.add_argument(
+        "--verify",
+        action="store_true",
+        help="check with AWS STS first: the access key, or that the role's credentials are "
+        "the detected instance or task role's",
+    )
     apply.add_argument("--yes", "-y", action="store_true", help="write without asking")
     apply.add_argument("--json", action="store_true", help="machine-readable output")
     apply.add_argument(
@@ -151,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--paste-file",
         metavar="FILE",
         help="for a project kept in Rundeck's database: write the lines to paste into "
-        "Project Settings → Edit Configuration File to FILE",
+        "Project Settings → Edit Configuration File to FILE (a secret given is still stored "
+        "in the keyring)",
     )
 
     status = commands.add_parser(
@@ -214,13 +303,7 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
     manual = rotate.add_argument_group("manual rotation (a key pair created in the AWS console)")
     manual.add_argument("--manual", action="store_true", help="switch to the key pair given below")
     manual.add_argument("--access-key-id", metavar="ID", help="the new key's id (AKIA…)")
-    new_secret = manual.add_mutually_exclusive_group()
-    new_secret.add_argument(
-        "--secret-stdin", action="store_true", help="read the new secret access key from stdin"
-    )
-    new_secret.add_argument(
-        "--secret-file", metavar="FILE", help="read it from FILE (mode 600) or /dev/fd/N"
-    )
+    new_secret = add_secret_options(manual)
     new_secret.add_argument(
         "--secret-env", metavar="VAR", help="take it from the environment variable VAR"
     )
@@ -240,11 +323,14 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
     refusal = refuse_secret_options(arguments)
     if refusal is not None:
-        print(f"pa-aws-setup: error: {refusal}", file=sys.stderr)
-        return EXIT_USAGE
-    options = build_parser().parse_args(arguments)
+        return report_usage_error(parser, arguments, UsageError(refusal))
+    try:
+        options = parser.parse_args(arguments)
+    except UsageError as problem:
+        return report_usage_error(parser, arguments, problem)
     if options.command == "detect":
         from tui.commands.detect import run_detect
 

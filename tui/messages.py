@@ -90,3 +90,54 @@ class PolicyChecked(Message):
     """What IAM's policy simulation said about the chosen plugins (or why it could not)."""
 
     result: PolicyCheck
+
+
+# --- setting the role up with admin credentials (tui/screens/provision.py) -----------------
+
+if TYPE_CHECKING:
+    from tui.core.iam.inventory import InstanceChoice
+    from tui.core.iam.provision import ProvisionPlan, ProvisionResult, StepOutcome
+
+
+@dataclass
+class InstancesLoaded(Message):
+    """The region's instances to pick from, or why they could not be listed."""
+
+    region: str
+    choices: tuple[InstanceChoice, ...]
+    error: str | None
+
+
+@dataclass
+class ProvisionPlanned(Message):
+    """The setup's plan read from AWS for the form as it was at ``generation``, or why not."""
+
+    generation: int
+    plan: ProvisionPlan | None
+    error: str | None
+
+
+@dataclass
+class ProvisionProgress(Message):
+    outcome: StepOutcome
+
+
+@dataclass
+class ProvisionFinished(Message):
+    result: ProvisionResult
+
+
+@dataclass
+class PasteReady(Message):
+    """The lines to paste for a project Rundeck keeps in its database (no file to change)."""
+
+    lines: str
+
+
+@dataclass
+class PasteSaved(Message):
+    """The lines file written and, for an access key, the secret stored; or why neither."""
+
+    path: str
+    stored_at: str | None
+    error: str | None

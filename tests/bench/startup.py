@@ -63,7 +63,6 @@ def detect(progress):
 
 class FirstFrame(WizardApp):
     def on_mount(self):
-        super().on_mount()
         def first_frame():
             seen["first_frame"] = time.perf_counter()
             seen["boto3"] = "boto3" in sys.modules

@@ -45,7 +45,8 @@ def snap_scene(
 
 def test_status_fresh_key(snap_compare: Any) -> None:
     """Status: project ops on an access key 12 days old, last used the day before by s3, IAM
-    user rundeck, secret present; project web on the EC2 role; nothing to look at."""
+    user rundeck, secret present; project web on the EC2 role, detected here; nothing to
+    look at."""
     same, _ = snap_scene(snap_compare, scenes.at_status)
     assert same
 

@@ -15,6 +15,7 @@ from textual.widgets import Input
 
 from tests.tui.test_flows import KEY_ID, SECRET, settle, type_into
 from tui.app import WizardApp
+from tui.core.secret import Secret
 from tui.screens.apply import ApplyScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.details import DetailsScreen
@@ -247,6 +248,7 @@ CRASH_SCRIPT = """
 import sys
 from pathlib import Path
 from tui.app import WizardApp
+from tui.core.secret import Secret
 from tui.core.model import Method, Scope
 from tui.demo import make_rundeck_layout
 from tui.screens.detect import DetectScreen
@@ -297,3 +299,47 @@ def test_a_crash_never_prints_the_secret(tmp_path: Path) -> None:
     assert "exit code 1" in run.stdout
     assert SECRET not in output
     assert SECRET[:20] not in output and SECRET[-20:] not in output
+
+
+async def test_a_database_project_gets_the_lines_to_paste_and_the_secret_goes_to_the_keyring(
+    aws_env: Any,
+    keystore: Any,
+    rundeck_base: Path,
+    make_services: Callable[..., Any],
+    java_properties: Any,
+    tmp_path: Path,
+) -> None:
+    """A project with no project.properties: the lines come at Review, with the key id typed
+    in Details (the Scope step comes before it); Save writes them and stores the secret in
+    the keyring, and no file of the install changes."""
+    before = snapshot_files(rundeck_base)
+    app = WizardApp(make_services(keystore=keystore))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_review_with_access_key(app, pilot, "billing")
+        assert "database" in str(app.screen.query_one("#review-status").render())
+        assert not app.screen.query_one("#apply").display  # nothing to apply here
+        lines_file = tmp_path / "billing-lines.properties"
+        field = app.screen.query_one("#paste-file", Input)
+        field.focus()
+        await pilot.press(*str(lines_file), "enter")
+        await settle(app, pilot)
+    assert java_properties(lines_file) == {
+        "project.aws.access_key": KEY_ID,
+        "project.aws.secret_key_path": "keys/project/billing/aws/secret-key",
+    }
+    assert snapshot_files(rundeck_base) == before
+    assert keystore.get("keys/project/billing/aws/secret-key") == Secret(SECRET)
+    assert SECRET not in lines_file.read_text()
+
+
+async def test_a_database_project_whose_lines_cannot_be_saved_stores_no_secret(
+    aws_env: Any, keystore: Any, make_services: Callable[..., Any], tmp_path: Path
+) -> None:
+    app = WizardApp(make_services(keystore=keystore))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_review_with_access_key(app, pilot, "billing")
+        field = app.screen.query_one("#paste-file", Input)
+        field.focus()
+        await pilot.press(*str(tmp_path / "no-such-folder" / "lines"), "enter")
+        await settle(app, pilot)
+    assert keystore.get("keys/project/billing/aws/secret-key") is None  # taken back out

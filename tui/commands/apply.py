@@ -8,25 +8,20 @@ import stat
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.cli import EXIT_CONFIG, EXIT_KEYRING, EXIT_OK, EXIT_USAGE, EXIT_VERIFY
-from tui.commands.output import colour_diff, emit_json, error
+from tui.commands.output import CommandError, colour_diff, emit_json, error
 from tui.core.answers import AnswersError, build_answers, load_answers_file
 from tui.core.model import Answers, Method
 from tui.core.rundeck import RundeckError, find_install
 from tui.core.secret import Secret
 from tui.core.validate import ValidationError, clean_secret
 
+if TYPE_CHECKING:
+    from tui.core.keystore import KeyStore
+
 SECRET_ENV = "PA_AWS_SECRET_ACCESS_KEY"
-
-
-class CommandError(Exception):
-    """Ends a command with ``exit_code`` and a message safe to print."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def read_secret(options: argparse.Namespace) -> Secret | None:
@@ -96,7 +91,7 @@ def run_apply(options: argparse.Namespace) -> int:
 
 
 def _apply(options: argparse.Namespace) -> int:
-    from tui.core.keystore import KeyStore, KeyStoreError
+    from tui.core.keystore import KeyStoreError
     from tui.core.setup import SetupError, apply_setup, paste_lines, plan_setup
 
     try:
@@ -109,12 +104,8 @@ def _apply(options: argparse.Namespace) -> int:
     except RundeckError as problem:
         raise CommandError(str(problem), EXIT_CONFIG) from None
     if answers.project and install.project_in_database(answers.project):
-        return _database_project(options, answers, paste_lines(answers))
-    keystore = KeyStore() if answers.method is Method.ACCESS_KEY else None
-    if keystore is not None:
-        unusable = keystore.usability_problem(allow_insecure=options.allow_insecure_keyring)
-        if unusable is not None:
-            raise CommandError(unusable, EXIT_KEYRING)
+        return _database_project(options, answers, paste_lines(answers), secret)
+    keystore = _usable_keystore(options) if answers.method is Method.ACCESS_KEY else None
     try:
         plan = plan_setup(install, answers, keystore=keystore, secret=secret, clock=_now)
     except SetupError as problem:
@@ -156,15 +147,8 @@ def _apply(options: argparse.Namespace) -> int:
         return _finish(
             options, summary, changed=False, message="Dry run: nothing was changed.", dry_run=True
         )
-    if not options.yes:
-        if not sys.stdin.isatty() or options.secret_stdin:
-            raise CommandError(
-                "Not writing without confirmation: stdin is not a terminal, so pass --yes.",
-                EXIT_USAGE,
-            )
-        reply = input("Apply these changes? [y/N] ").strip().lower()
-        if reply not in ("y", "yes"):
-            return _finish(options, summary, changed=False, message="Cancelled: nothing changed.")
+    if not _confirm(options, "Apply these changes?"):
+        return _finish(options, summary, changed=False, message="Cancelled: nothing changed.")
     if options.verify:
         _verify(options, answers, secret, summary)
     try:
@@ -190,8 +174,15 @@ def _apply(options: argparse.Namespace) -> int:
 def _verify(
     options: argparse.Namespace, answers: Answers, secret: Secret | None, summary: dict[str, Any]
 ) -> None:
-    """Check the access key with STS GetCallerIdentity; a failure ends the run with exit 3."""
-    if answers.method is not Method.ACCESS_KEY or secret is None:
+    """Check the credentials with STS GetCallerIdentity; a failure ends the run with exit 3.
+
+    The access key is checked when a secret was given; a role method checks the role's own
+    credentials, as Rundeck would get them, against the role detection names.
+    """
+    if answers.method is not Method.ACCESS_KEY:
+        _verify_role(options, answers, summary)
+        return
+    if secret is None:
         return
     from tui.core.aws import AwsError, caller_identity
 
@@ -208,7 +199,25 @@ def _verify(
         print(f"Verified with AWS STS: {identity.arn}")
 
 
-def _database_project(options: argparse.Namespace, answers: Answers, lines: str) -> int:
+def _verify_role(options: argparse.Namespace, answers: Answers, summary: dict[str, Any]) -> None:
+    from tui.commands.verify import RoleCheckFailed, verify_role
+
+    try:
+        identity = verify_role(answers.method)
+    except RoleCheckFailed as problem:
+        raise CommandError(
+            f"Verification failed, nothing was written: {problem}", EXIT_VERIFY
+        ) from None
+    summary["identity"] = identity.to_json_dict()
+    if not options.json:
+        print(f"Verified with AWS STS: {identity.arn} (expected {identity.expected})")
+
+
+def _database_project(
+    options: argparse.Namespace, answers: Answers, lines: str, secret: Secret | None
+) -> int:
+    """Lines to paste for a project kept in Rundeck's database; a given secret goes to the
+    keyring at the key-storage path, as a normal apply stores it."""
     if not options.paste_file:
         raise CommandError(
             "This project has no project.properties on disk: Rundeck keeps its configuration "
@@ -216,38 +225,136 @@ def _database_project(options: argparse.Namespace, answers: Answers, lines: str)
             "to paste into Project Settings → Edit Configuration File.",
             EXIT_CONFIG,
         )
+    summary: dict[str, Any] = {
+        "database_project": True,
+        "paste_lines": lines,
+        "paste_file": options.paste_file,
+        "keyring": None,
+    }
+    keystore = _usable_keystore(options) if secret is not None else None
+    if options.verify:
+        _verify(options, answers, secret, summary)
     message = (
         f"Project {answers.project} has no project.properties on disk: Rundeck keeps its "
         "configuration in its database. Paste these lines into Project Settings → "
         "Edit Configuration File (or PUT them to /api/<v>/project/<name>/config)."
     )
-    if options.paste_file:
-        target = Path(options.paste_file)
-        try:
-            target.write_text(lines, encoding="latin-1")
-        except OSError as problem:
-            raise CommandError(f"Cannot write {target}: {problem.strerror}.", EXIT_CONFIG) from None
-    if answers.method is Method.ACCESS_KEY:
-        message += " Store the secret in Rundeck Key Storage as a password at " + str(
-            answers.key_path
-        )
-    if options.json:
-        emit_json(
-            "apply",
-            {
-                "ok": True,
-                "changed": False,
-                "database_project": True,
-                "paste_lines": lines,
-                "paste_file": options.paste_file,
-                "message": message,
-            },
-            EXIT_OK,
-        )
+    key_path = answers.key_path
+    undo: tuple[KeyStore, str, Secret | None] | None = None
+    if keystore is None or secret is None or key_path is None:
+        if answers.method is Method.ACCESS_KEY:
+            message += f" Store the secret in Rundeck Key Storage as a password at {key_path}"
     else:
-        print(message)
-        print(lines, end="")
+        summary["keyring"], previous = _plan_database_secret(keystore, key_path, secret)
+        if options.dry_run:
+            message += f" Dry run: the secret was not stored; it would go to {key_path}."
+        elif summary["keyring"]["unchanged"]:
+            message += f" The same secret is already stored in the keyring at {key_path}."
+        elif not _confirm(options, f"Store the secret in the keyring at {key_path}?"):
+            return _finish(options, summary, changed=False, message="Cancelled: nothing changed.")
+        else:
+            _store_database_secret(options, keystore, key_path, secret)
+            undo = (keystore, key_path, previous)
+            replaced = " (replacing the one stored before)" if previous is not None else ""
+            message += (
+                f" The secret is stored in the keyring ({summary['keyring']['backend']}) as a "
+                f"Rundeck password at {key_path}{replaced}."
+            )
+    _write_paste_file(Path(options.paste_file), lines, undo)
+    if options.json:
+        changed = undo is not None
+        return _finish(options, summary, changed=changed, message=message, dry_run=options.dry_run)
+    print(message)
+    print(lines, end="")
     return EXIT_OK
+
+
+def _usable_keystore(options: argparse.Namespace) -> KeyStore:
+    """A KeyStore that can hold the secret; exit 4 before anything is done when none can."""
+    from tui.core.keystore import KeyStore
+
+    keystore = KeyStore()
+    unusable = keystore.usability_problem(allow_insecure=options.allow_insecure_keyring)
+    if unusable is not None:
+        raise CommandError(unusable, EXIT_KEYRING)
+    return keystore
+
+
+def _plan_database_secret(
+    keystore: KeyStore, key_path: str, secret: Secret
+) -> tuple[dict[str, Any], Secret | None]:
+    """The keyring part of the JSON, and the secret stored at ``key_path`` before (to undo)."""
+    from tui.core.keystore import KeyStoreError
+
+    try:
+        previous = keystore.get(key_path)
+    except KeyStoreError as problem:
+        raise CommandError(str(problem), EXIT_KEYRING) from None
+    backend = keystore.info()
+    return {
+        "path": key_path,
+        "key_type": "password",
+        "backend": backend.name,
+        "security": backend.security,
+        "replaces_existing": previous is not None,
+        "unchanged": previous == secret,
+    }, previous
+
+
+def _store_database_secret(
+    options: argparse.Namespace, keystore: KeyStore, key_path: str, secret: Secret
+) -> None:
+    from tui.core.keystore import KeyStoreError
+
+    try:
+        keystore.put(key_path, secret, allow_insecure=options.allow_insecure_keyring)
+    except KeyStoreError as problem:
+        raise CommandError(str(problem), EXIT_KEYRING) from None
+
+
+def _write_paste_file(
+    target: Path, lines: str, undo: tuple[KeyStore, str, Secret | None] | None
+) -> None:
+    """Write the lines to paste; if that fails, a secret just stored is taken back out."""
+    try:
+        target.write_text(lines, encoding="latin-1")
+    except OSError as problem:
+        undone = f" {_put_back_secret(*undo)}" if undo is not None else ""
+        raise CommandError(
+            f"Cannot write {target}: {problem.strerror}.{undone}", EXIT_CONFIG
+        ) from None
+
+
+def _put_back_secret(keystore: KeyStore, key_path: str, previous: Secret | None) -> str:
+    """Undo a store in the keyring; the sentence says how it went."""
+    from tui.core.keystore import KeyStoreError
+
+    try:
+        current = keystore.get(key_path)
+        if current == previous:
+            return "The keyring was not changed."
+        if previous is None:
+            keystore.delete(key_path)
+        else:
+            keystore.put(key_path, previous, allow_insecure=True)
+    except KeyStoreError as problem:
+        return f"The secret stored at {key_path} could not be taken back: {problem}"
+    if previous is None:
+        return f"The secret stored at {key_path} was taken back out of the keyring."
+    return f"The secret that was at {key_path} before was put back in the keyring."
+
+
+def _confirm(options: argparse.Namespace, question: str) -> bool:
+    """True with --yes or when the person at the terminal says yes; without a terminal to
+    ask, the run stops with a usage error."""
+    if options.yes:
+        return True
+    if not sys.stdin.isatty() or options.secret_stdin:
+        raise CommandError(
+            "Not writing without confirmation: stdin is not a terminal, so pass --yes.",
+            EXIT_USAGE,
+        )
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def _print_plan(plan: Any) -> None:

@@ -12,6 +12,18 @@ from tui import __version__
 JSON_SCHEMA_VERSION = 1
 
 
+class CommandError(Exception):
+    """Ends a command with ``exit_code`` and a message safe to print.
+
+    ``details`` go into the command's JSON error envelope beside the message.
+    """
+
+    def __init__(self, message: str, exit_code: int, **details: Any) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.details = details
+
+
 def emit_json(command: str, payload: dict[str, Any], exit_code: int) -> None:
     """One JSON object on stdout with a stable envelope: schema version, tool version, exit."""
     document = {

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.cli import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
-from tui.commands.output import emit_json, error
+from tui.commands.output import CommandError, emit_json, error
 
 # The core is imported inside the functions: tui.cli builds this parser on every run,
 # the wizard's included, and only `policy` itself needs the catalog.
@@ -41,15 +41,6 @@ Messages and warnings go to standard error.
 exit codes: 0 done, 2 usage (unknown plugin, bad resource, ...; nothing written),
             5 an output file could not be written (nothing written)
 """
-
-
-class CommandError(Exception):
-    """Ends the command with ``exit_code`` and a message safe to print."""
-
-    def __init__(self, message: str, exit_code: int, **details: Any) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.details = details
 
 
 def add_policy_parser(commands: Any) -> None:

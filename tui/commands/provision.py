@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tui.cli import EXIT_AWS, EXIT_OK, EXIT_USAGE, EXIT_VERIFY
-from tui.commands.output import emit_json, error
+from tui.commands.output import CommandError, emit_json, error
 
 DEFAULT_ROLE_NAME = "rundeck-aws"
 STEP_MARKS = {"running": "…", "done": "✓", "failed": "✗", "not run": "-"}
@@ -39,14 +39,6 @@ examples:
   pa-aws-setup policy-check --plugins ec2-nodes,ssm
   pa-aws-setup policy-check --plugins s3 --principal arn:aws:iam::123456789012:role/rundeck
 """
-
-
-class CommandError(Exception):
-    """Ends the command with ``exit_code``; the message is safe to print."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 # --- parsers ---------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from tui.cli import EXIT_AWS, EXIT_CONFIG, EXIT_KEYRING, EXIT_OK, EXIT_USAGE, EXIT_VERIFY
-from tui.commands.apply import CommandError, read_secret
-from tui.commands.output import emit_json, error
+from tui.commands.apply import read_secret
+from tui.commands.output import CommandError, emit_json, error
 from tui.core.secret import Secret
 from tui.core.validate import ValidationError, clean_secret
 

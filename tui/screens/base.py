@@ -56,6 +56,12 @@ class WizardStep(Screen[object]):
         """Buttons kept visible below the scrolling body, whatever its length."""
         yield from ()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc is offered only where there is a step to go back to."""
+        if action == "back":
+            return len(self.app.screen_stack) > 1
+        return True
+
     def action_scroll_body(self, pages: int) -> None:
         body = self.query_one(".body", VerticalScroll)
         if pages > 0:
@@ -67,6 +73,6 @@ class WizardStep(Screen[object]):
         self.wizard.advance(self)
 
     def action_back(self) -> None:
-        if len(self.app.screen_stack) > 2:
+        if len(self.app.screen_stack) > 1:
             self.workers.cancel_all()
             self.app.pop_screen()

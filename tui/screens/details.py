@@ -100,7 +100,9 @@ class DetailsScreen(WizardStep):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Reveal and Verify belong to the access key fields; a role method has neither."""
-        return self.access_key or action not in ("reveal", "verify")
+        if action in ("reveal", "verify") and not self.access_key:
+            return False
+        return super().check_action(action, parameters)
 
     def _project(self) -> str | None:
         return self.state.project if self.state.scope is Scope.PROJECT else None

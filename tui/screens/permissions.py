@@ -47,6 +47,7 @@ class PermissionsScreen(WizardStep):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "next", "Next", show=True),
         Binding("ctrl+t", "check", "Check with AWS", show=True),
+        Binding("ctrl+o", "provision", "Set it up for me", show=True),
     ]
 
     def body(self) -> ComposeResult:
@@ -65,6 +66,14 @@ class PermissionsScreen(WizardStep):
     def actions(self) -> ComposeResult:
         yield Button("Next", id="next", variant="primary")
         yield Button("Check with AWS", id="check")
+        if self.method is not Method.ACCESS_KEY:
+            yield Button("Set it up for me…", id="provision")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Setting the role up belongs to the role methods; an access key has no role."""
+        if action == "provision":
+            return self.method is not Method.ACCESS_KEY
+        return super().check_action(action, parameters)
 
     def on_mount(self) -> None:
         self.query_one("#verdicts").display = False
@@ -223,3 +232,17 @@ class PermissionsScreen(WizardStep):
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
         self.advance()
+
+    @on(Button.Pressed, "#provision")
+    def action_provision(self) -> None:
+        if self.method is Method.ACCESS_KEY:
+            return
+        if not self.chosen():
+            self.notify(
+                "Tick the plugins Rundeck will use first: the role's policy is made from them.",
+                severity="warning",
+            )
+            return
+        from tui.screens.provision import ProvisionScreen
+
+        self.app.push_screen(ProvisionScreen())

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Button, Static
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, Static
 from textual.worker import get_current_worker
 
-from tui.messages import PlanReady
+from tui.core.model import Method
+from tui.messages import PasteReady, PasteSaved, PlanReady
 from tui.screens.base import WizardStep
 from tui.widgets.diff_view import DiffView
 
@@ -20,6 +23,7 @@ class ReviewScreen(WizardStep):
     """Plans the setup in a worker and shows the diff, keyring action, record and warnings."""
 
     STEP = 6
+    paste_text = ""
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+a", "apply", "Apply", show=True)]
 
     def body(self) -> ComposeResult:
@@ -29,6 +33,9 @@ class ReviewScreen(WizardStep):
         yield DiffView(id="diff")
         yield Static("", id="keyring")
         yield Static("", id="record", classes="record")
+        with Horizontal(id="paste-row"):
+            yield Input(placeholder="save the lines to… (a file name)", id="paste-file")
+            yield Button("Save lines", id="save-paste", variant="primary")
 
     def actions(self) -> ComposeResult:
         yield Button("Apply", id="apply", variant="success", disabled=True)
@@ -36,16 +43,23 @@ class ReviewScreen(WizardStep):
 
     def on_mount(self) -> None:
         self.state.plan = None
+        self.query_one("#paste-row").display = False
         self.make_plan()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
     def make_plan(self) -> None:
         from tui.core.keystore import KeyStoreError
-        from tui.core.model import Method
         from tui.core.setup import SetupError, plan_setup
 
         install, problem = self.wizard.rundeck_install()
         plan = None
+        answers = self.state.answers()
+        if install is not None and answers.project and install.project_in_database(answers.project):
+            from tui.core.setup import paste_lines
+
+            if not get_current_worker().is_cancelled:
+                self.post_message(PasteReady(paste_lines(answers)))
+            return
         if install is not None:
             try:
                 keystore = (
@@ -101,6 +115,82 @@ class ReviewScreen(WizardStep):
         if not plan.changes_anything:
             status.update(Text("Nothing to change: this setup is already in place.", style="green"))
         apply_button.focus()
+
+    @on(PasteReady)
+    def show_paste(self, message: PasteReady) -> None:
+        """No file to change: the lines go into Rundeck's GUI, saved to a file of one's choice."""
+        self.paste_text = message.lines
+        project = self.state.project
+        self.query_one("#review-status", Static).update(
+            Text(
+                f"Project {project} keeps its configuration in Rundeck's database: nothing is "
+                "written here. Paste these lines into Project Settings → Edit Configuration "
+                "File, or save them to a file first.",
+                style="yellow",
+            )
+        )
+        for selector in ("#warnings", "#diff", "#apply"):
+            self.query_one(selector).display = False
+        keyring = Text()
+        if self.state.method is Method.ACCESS_KEY and self.state.secret is not None:
+            keyring.append("Keyring: ", style="bold")
+            keyring.append(
+                f"Save also stores {self.state.secret.masked()} at {self.state.key_path} "
+                "(type password), as for a project on disk."
+            )
+        self.query_one("#keyring", Static).update(keyring)
+        lines = Text("Lines to paste\n", style="bold")
+        lines.append(message.lines)
+        self.query_one("#record", Static).update(lines)
+        self.query_one("#paste-row").display = True
+        self.query_one("#paste-file", Input).focus()
+
+    @on(Button.Pressed, "#save-paste")
+    @on(Input.Submitted, "#paste-file")
+    def save_paste(self) -> None:
+        name = self.query_one("#paste-file", Input).value.strip()
+        if not name:
+            self.notify("Type a file name first.", severity="warning")
+            return
+        access = self.state.method is Method.ACCESS_KEY and self.state.secret is not None
+        self.store_and_save(Path(name).expanduser(), self.state.key_path if access else None)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="paste")
+    def store_and_save(self, path: Path, key_path: str | None) -> None:
+        """The secret into the keyring (as apply --paste-file does), then the lines file; a
+        file that cannot be written takes the secret back out, so it is both or neither."""
+        from tui.core.keystore import KeyStoreError
+
+        secret, previous, keystore = self.state.secret, None, None
+        try:
+            if key_path is not None and secret is not None:
+                keystore = self.services.keystore()
+                previous = keystore.get(key_path)
+                keystore.put(key_path, secret, allow_insecure=self.services.allow_insecure_keyring)
+            try:
+                path.write_text(self.paste_text, encoding="latin-1")
+            except OSError as error:
+                if keystore is not None and key_path is not None:
+                    if previous is None:
+                        keystore.delete(key_path)
+                    else:
+                        keystore.put(key_path, previous, allow_insecure=True)
+                raise KeyStoreError(f"Cannot write {path}: {error.strerror}") from None
+        except KeyStoreError as error:
+            self.post_message(PasteSaved(str(path), None, str(error)))
+            return
+        self.post_message(PasteSaved(str(path), key_path, None))
+
+    @on(PasteSaved)
+    def paste_saved(self, message: PasteSaved) -> None:
+        if message.error is not None:
+            self.notify(f"Nothing was saved: {message.error}", severity="error")
+            return
+        self.state.paste_file = message.path
+        stored = (
+            f" The secret is in the keyring at {message.stored_at}." if message.stored_at else ""
+        )
+        self.notify(f"Saved the lines to {message.path}.{stored}")
 
     @on(Button.Pressed, "#back")
     def go_back(self) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, Static
 
 from tui.core.model import Scope
@@ -56,9 +54,6 @@ class ScopeScreen(WizardStep):
             id="project-name",
         )
         yield Static("", id="target")
-        with Horizontal(id="paste-row"):
-            yield Input(placeholder="file for the lines to paste", id="paste-file")
-            yield Button("Save lines", id="save-paste")
 
     def actions(self) -> ComposeResult:
         yield Button("Next", id="next", variant="primary")
@@ -69,7 +64,6 @@ class ScopeScreen(WizardStep):
             names = self.install.list_projects()
             if self.state.project in names:
                 projects.highlighted = names.index(self.state.project)
-        self.query_one("#paste-row").display = False
         self.refresh_scope()
         self.query_one("#scope", RadioSet).focus()
 
@@ -134,7 +128,7 @@ class ScopeScreen(WizardStep):
         elif self.in_database():
             text.append(
                 f"Project {self.state.project} has no project.properties on disk: Rundeck keeps "
-                "its configuration in its database. The wizard will give you the lines to paste "
+                "its configuration in its database. The Review step gives you the lines to paste "
                 "into Project Settings → Edit Configuration File.",
                 style="yellow",
             )
@@ -143,26 +137,6 @@ class ScopeScreen(WizardStep):
             text.append("File that will change: ", style="bold")
             text.append(str(path))
         target.update(text)
-        self.query_one("#paste-row").display = self.in_database()
-
-    @on(Button.Pressed, "#save-paste")
-    def save_paste(self) -> None:
-        from tui.core.setup import paste_lines
-
-        if self.state.method is None:
-            return
-        path_text = self.query_one("#paste-file", Input).value.strip()
-        if not path_text:
-            self.notify("Type a file name first.", severity="warning")
-            return
-        try:
-            lines = paste_lines(self.state.answers())
-            Path(path_text).expanduser().write_text(lines, encoding="latin-1")
-        except OSError as error:
-            self.notify(f"Cannot write {path_text}: {error.strerror}", severity="error")
-            return
-        self.state.paste_file = path_text
-        self.notify(f"Saved the lines to {path_text}.")
 
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
@@ -172,12 +146,5 @@ class ScopeScreen(WizardStep):
         problem = self.project_problem()
         if problem is not None:
             self.notify(problem, severity="warning")
-            return
-        if self.in_database():
-            self.notify(
-                "This project lives in Rundeck's database: save the lines to paste, "
-                "then continue in Rundeck's GUI.",
-                severity="warning",
-            )
             return
         self.advance()

@@ -138,7 +138,7 @@ class StatusScreen(WizardStep):
         self.collect(with_aws=True)
 
     def collect(self, *, with_aws: bool) -> None:
-        from tui.core.status import collect_status
+        from tui.core.status import add_detection, collect_status, uses_roles
 
         install, problem = self.wizard.rundeck_install()
         status = None
@@ -150,6 +150,9 @@ class StatusScreen(WizardStep):
                 ask_aws=with_aws,
                 client_factory=self.services.aws_client,
             )
+            if with_aws and uses_roles(status):
+                # The slow pass also asks whether each role is still found where this runs.
+                add_detection(status, self.services.detect(lambda update: None))
         if not get_current_worker().is_cancelled:
             self.post_message(StatusReady(status, problem, with_aws))
 
