@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     from tui.core.aws import AwsError, CallerIdentity
     from tui.core.detect import Detection, ProbeUpdate
     from tui.core.iam.simulate import PolicyCheck
+    from tui.core.secret import Secret
     from tui.core.setup import ApplyResult, SetupPlan, StepResult
 
 
@@ -28,6 +30,22 @@ class DetectionFinished(Message):
 class VerifyFinished(Message):
     identity: CallerIdentity | None
     error: AwsError | None
+
+    @classmethod
+    def asking(
+        cls,
+        verify: Callable[[str, Secret, str | None], CallerIdentity],
+        access_key_id: str,
+        secret: Secret,
+        region: str | None,
+    ) -> VerifyFinished:
+        """Ask STS (blocking: call it from a worker) and wrap the answer or the refusal."""
+        from tui.core.aws import AwsError
+
+        try:
+            return cls(verify(access_key_id, secret, region), None)
+        except AwsError as error:
+            return cls(None, error)
 
 
 @dataclass

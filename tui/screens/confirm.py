@@ -15,6 +15,8 @@ from textual.widgets import Button, Static
 class ConfirmScreen(ModalScreen[bool]):
     """Asks ``question``; dismisses with True for yes, False for no or Esc."""
 
+    CSS_PATH = "confirm.tcss"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "answer(False)", "No"),
         Binding("y", "answer(True)", "Yes"),

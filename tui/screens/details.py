@@ -27,6 +27,8 @@ from tui.widgets.validators import (
 class DetailsScreen(WizardStep):
     """Collects the details; Verify with AWS runs STS in a worker and never blocks the UI."""
 
+    CSS_PATH = "details.tcss"
+
     STEP = 5
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "next", "Next", show=True),
@@ -216,16 +218,9 @@ class DetailsScreen(WizardStep):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
     def verify(self, access_key_id: str, secret: Secret, region: str | None) -> None:
-        from tui.core.aws import AwsError
-
-        try:
-            identity = self.services.verify(access_key_id, secret, region)
-        except AwsError as error:
-            if not get_current_worker().is_cancelled:
-                self.post_message(VerifyFinished(None, error))
-            return
+        answer = VerifyFinished.asking(self.services.verify, access_key_id, secret, region)
         if not get_current_worker().is_cancelled:
-            self.post_message(VerifyFinished(identity, None))
+            self.post_message(answer)
 
     @on(VerifyFinished)
     def verified(self, message: VerifyFinished) -> None:

@@ -80,8 +80,18 @@ class DetectScreen(WizardStep):
         yield Static("", id="recommendation")
 
     def actions(self) -> ComposeResult:
-        yield Button("Next", id="next", variant="primary", disabled=True)
-        yield Button("Detect again", id="rerun")
+        # The buttons come with the first result: while probing there is nothing to press,
+        # and the first frame of the first screen is lighter without them.
+        yield from ()
+
+    def next_button(self) -> Button:
+        """The Next button, with Detect again beside it; mounted on the first result."""
+        found = self.query("#next")
+        if found:
+            return found.first(Button)
+        next_button = Button("Next", id="next", variant="primary")
+        self.query_one(".actions").mount(next_button, Button("Detect again", id="rerun"))
+        return next_button
 
     def on_mount(self) -> None:
         # After the first frame: the user sees the screen before any probe competes for the CPU.
@@ -124,9 +134,9 @@ class DetectScreen(WizardStep):
         recommendation.append(detection.recommended_method.title, style="bold green")
         recommendation.append(f": {detection.recommendation_reason}")
         self.query_one("#recommendation", Static).update(recommendation)
-        next_button = self.query_one("#next", Button)
+        next_button = self.next_button()
         next_button.disabled = False
-        next_button.focus()
+        self.call_after_refresh(next_button.focus)
 
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
@@ -135,7 +145,8 @@ class DetectScreen(WizardStep):
 
     @on(Button.Pressed, "#rerun")
     def action_rerun(self) -> None:
-        self.query_one("#next", Button).disabled = True
+        for button in self.query("#next").results(Button):
+            button.disabled = True
         for card in self.query(ContextCard):
             card.display = False
         table = self.query_one(ProbeTable)

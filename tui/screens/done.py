@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Label, Static
 
 from tui.core.answers import command_line, dump_answers
 from tui.core.model import Method
 from tui.screens.base import WizardStep
+from tui.widgets.save_row import SaveRow
 
 
 class DoneScreen(WizardStep):
@@ -63,9 +62,14 @@ class DoneScreen(WizardStep):
             Text(command_line(answers, rdeck_base=self.services.rdeck_base), style="cyan"),
             id="command",
         )
-        with Horizontal(id="answers-row"):
-            yield Input(placeholder="save answers to… e.g. answers.toml", id="answers-file")
-            yield Button("Save", id="save-answers")
+        yield SaveRow(
+            self.answers_text,
+            what="the answers (use them with pa-aws-setup apply --answers FILE)",
+            placeholder="save answers to… e.g. answers.toml",
+            field_id="answers-file",
+            copy=False,
+            id="answers-row",
+        )
         if self.services.demo_root is not None:
             yield Static(
                 Text(
@@ -81,23 +85,8 @@ class DoneScreen(WizardStep):
     def on_mount(self) -> None:
         self.query_one("#quit", Button).focus()
 
-    @on(Button.Pressed, "#save-answers")
-    @on(Input.Submitted, "#answers-file")
-    def save_answers(self) -> None:
-        name = self.query_one("#answers-file", Input).value.strip()
-        if not name:
-            self.notify("Type a file name first.", severity="warning")
-            return
-        path = Path(name).expanduser()
-        try:
-            path.write_text(
-                dump_answers(self.state.answers(), rdeck_base=self.services.rdeck_base),
-                encoding="utf-8",
-            )
-        except OSError as error:
-            self.notify(f"Cannot write {path}: {error.strerror}", severity="error")
-            return
-        self.notify(f"Saved {path}: use it with pa-aws-setup apply --answers {path}")
+    def answers_text(self) -> str:
+        return dump_answers(self.state.answers(), rdeck_base=self.services.rdeck_base)
 
     @on(Button.Pressed, "#quit")
     def action_quit_done(self) -> None:

@@ -156,16 +156,9 @@ class ManualRotateScreen(RotationView):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
     def verify(self, access_key_id: str, secret: Secret, region: str | None) -> None:
-        from tui.core.aws import AwsError
-
-        try:
-            identity = self.services.verify(access_key_id, secret, region)
-        except AwsError as error:
-            if not get_current_worker().is_cancelled:
-                self.post_message(VerifyFinished(None, error))
-            return
+        answer = VerifyFinished.asking(self.services.verify, access_key_id, secret, region)
         if not get_current_worker().is_cancelled:
-            self.post_message(VerifyFinished(identity, None))
+            self.post_message(answer)
 
     @on(VerifyFinished)
     def verified(self, message: VerifyFinished) -> None:

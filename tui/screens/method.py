@@ -54,6 +54,8 @@ def method_prompt(method: Method, *, recommended: bool, detected: bool | None) -
 class MethodScreen(WizardStep):
     """The three methods; a role that was not detected needs an explicit confirmation."""
 
+    CSS_PATH = "method.tcss"
+
     STEP = 2
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "choose", "Choose", show=True)]
 

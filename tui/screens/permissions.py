@@ -3,7 +3,6 @@ whether the credentials found here already allow it."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from rich.console import Group
@@ -12,7 +11,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.widgets import Button, Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 from textual.worker import get_current_worker
@@ -22,6 +20,7 @@ from tui.core.iam.policy import permissions_policy, to_json, trust_policy
 from tui.core.model import Method
 from tui.messages import PolicyChecked
 from tui.screens.base import WizardStep
+from tui.widgets.save_row import SaveRow
 
 VERDICT_LOOK = {"allowed": ("✓", "green"), "denied": ("✗", "bold red"), "unknown": ("?", "yellow")}
 
@@ -43,6 +42,8 @@ def policy_heading(method: Method) -> str:
 class PermissionsScreen(WizardStep):
     """A checklist of the plugins, filtered as one types; the policy follows the ticks."""
 
+    CSS_PATH = "permissions.tcss"
+
     STEP = 3
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "next", "Next", show=True),
@@ -58,10 +59,14 @@ class PermissionsScreen(WizardStep):
         yield SelectionList[str](id="plugins")
         yield Static("", id="verdicts")
         yield Static("", id="policy", classes="record")
-        with Horizontal(id="policy-row"):
-            yield Input(placeholder="save the policy to… (a file name)", id="policy-file")
-            yield Button("Save", id="save-policy")
-            yield Button("Copy", id="copy-policy")
+        yield SaveRow(
+            self.policy_text,
+            what="the policy",
+            placeholder="save the policy to… (a file name)",
+            field_id="policy-file",
+            copy_hint=lambda: "Or run: " + self.policy_command(),
+            id="policy-row",
+        )
 
     def actions(self) -> ComposeResult:
         yield Button("Next", id="next", variant="primary")
@@ -150,34 +155,6 @@ class PermissionsScreen(WizardStep):
     def policy_text(self) -> str | None:
         policy = policy_for(self.method, self.chosen())
         return None if policy is None else to_json(policy) + "\n"
-
-    @on(Button.Pressed, "#save-policy")
-    @on(Input.Submitted, "#policy-file")
-    def save_policy(self) -> None:
-        text = self.policy_text()
-        name = self.query_one("#policy-file", Input).value.strip()
-        if text is None:
-            return
-        if not name:
-            self.notify("Type a file name first.", severity="warning")
-            return
-        path = Path(name).expanduser()
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as error:
-            self.notify(f"Cannot write {path}: {error.strerror}", severity="error")
-            return
-        self.notify(f"Saved the policy to {path}.")
-
-    @on(Button.Pressed, "#copy-policy")
-    def copy_policy(self) -> None:
-        text = self.policy_text()
-        if text is not None:
-            self.app.copy_to_clipboard(text)
-            self.notify(
-                "Sent to the clipboard (through the terminal, if it allows: OSC 52). "
-                "Or save it to a file, or run: " + self.policy_command()
-            )
 
     def policy_command(self) -> str:
         """The headless command that prints the same policy."""

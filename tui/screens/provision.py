@@ -7,7 +7,6 @@ Not a numbered step: it is pushed from Permissions and goes back there.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group, RenderableType
@@ -26,6 +25,7 @@ from tui.messages import InstancesLoaded, ProvisionFinished, ProvisionPlanned, P
 from tui.screens.base import WizardStep
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.rotate import aligned_grid
+from tui.widgets.save_row import SaveRow
 
 if TYPE_CHECKING:
     from tui.core.detect import Detection
@@ -176,6 +176,8 @@ def after_script(result: ProvisionResult) -> str:
 class ProvisionScreen(WizardStep):
     """The form, then Preview (AWS is read, nothing changes), then Run after a confirmation."""
 
+    CSS_PATH = "provision.tcss"
+
     STEP = 0
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "preview", "Preview", show=True),
@@ -261,10 +263,13 @@ class ProvisionScreen(WizardStep):
         yield Static("", id="provision-steps")
         yield Static("", id="provision-outcome")
         yield Static("", id="plan-script", classes="record")
-        with Horizontal(id="script-row"):
-            yield Input(placeholder="save the commands to… (a file name)", id="script-file")
-            yield Button("Save", id="save-script")
-            yield Button("Copy", id="copy-script")
+        yield SaveRow(
+            self.script_text,
+            what="the commands",
+            placeholder="save the commands to… (a file name)",
+            field_id="script-file",
+            id="script-row",
+        )
 
     def actions(self) -> ComposeResult:
         yield Button("Preview", id="preview-plan", variant="primary")
@@ -567,34 +572,6 @@ class ProvisionScreen(WizardStep):
         if self.result is not None:
             return after_script(self.result)
         return self.plan.preview() if self.plan is not None else None
-
-    @on(Button.Pressed, "#save-script")
-    @on(Input.Submitted, "#script-file")
-    def save_script(self) -> None:
-        text = self.script_text()
-        name = self.query_one("#script-file", Input).value.strip()
-        if text is None:
-            return
-        if not name:
-            self.notify("Type a file name first.", severity="warning")
-            return
-        path = Path(name).expanduser()
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as error:
-            self.notify(f"Cannot write {path}: {error.strerror}", severity="error")
-            return
-        self.notify(f"Saved the commands to {path}.")
-
-    @on(Button.Pressed, "#copy-script")
-    def copy_script(self) -> None:
-        text = self.script_text()
-        if text is not None:
-            self.app.copy_to_clipboard(text)
-            self.notify(
-                "Sent to the clipboard (through the terminal, if it allows: OSC 52). "
-                "Or save them to a file."
-            )
 
     # --- running ------------------------------------------------------------------------------
 

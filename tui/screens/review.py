@@ -22,6 +22,8 @@ from tui.widgets.diff_view import DiffView
 class ReviewScreen(WizardStep):
     """Plans the setup in a worker and shows the diff, keyring action, record and warnings."""
 
+    CSS_PATH = "review.tcss"
+
     STEP = 6
     paste_text = ""
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+a", "apply", "Apply", show=True)]

@@ -18,6 +18,8 @@ from tui.screens.base import WizardStep
 class ScopeScreen(WizardStep):
     """Pick the scope; projects come from the install, a new name can be typed."""
 
+    CSS_PATH = "scope.tcss"
+
     STEP = 4
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+n", "next", "Next", show=True)]
 
