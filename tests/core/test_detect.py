@@ -33,6 +33,9 @@ from tui.core.model import Method
 
 # Short per-probe budget so the hostile cases do not slow the suite; no assertion is on time.
 QUICK = 0.3
+# Paths that must succeed: a loaded machine must not turn a slow loopback answer into a
+# timeout. The timeout behaviour has its own tests, with QUICK.
+PATIENT = 10.0
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KNOWN_SECRET = "kn0wnS3cretValueThatMustNeverBeShown/abcdEF"
 KNOWN_TOKEN = "kn0wnSessionTokenThatMustNeverBeShown"
@@ -82,7 +85,7 @@ def all_text(detection: Detection, updates: Sequence[ProbeUpdate] = ()) -> str:
 
 
 def test_ec2_via_imdsv2_on_moto(imds_env: MotoServer) -> None:
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     ec2 = detection.ec2
     assert ec2.detected
@@ -122,7 +125,7 @@ def test_ec2_token_sent_on_every_request_after_v2(
     monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url)
     monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
 
-    ec2 = detect_environment().ec2
+    ec2 = detect_environment(timeout=PATIENT).ec2
 
     assert ec2.imds_version == "v2"
     assert ec2.instance_profile_arn == "arn:aws:iam::210987654321:instance-profile/rundeck"
@@ -145,7 +148,7 @@ def test_ec2_falls_back_to_imdsv1_when_token_refused(
     monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url)
     monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
 
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     assert detection.ec2.detected
     assert detection.ec2.imds_version == "v1"
@@ -224,7 +227,7 @@ def test_ec2_disabled_is_not_probed(
     monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     assert not detection.ec2.detected
     assert detection.ec2.diagnosis is Diagnosis.DISABLED
@@ -239,7 +242,7 @@ def test_ec2_instance_without_role_recommends_access_key(
     monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url)
     monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
 
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     assert detection.ec2.detected and detection.ec2.role_name is None
     assert detection.ec2.diagnosis is Diagnosis.NO_ROLE
@@ -253,7 +256,7 @@ def test_ec2_endpoint_that_is_not_imds(
     monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", loopback_http().url)
     monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
 
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     assert not detection.ec2.detected
     assert detection.ec2.diagnosis is Diagnosis.HTTP_ERROR
@@ -264,7 +267,7 @@ def test_ec2_endpoint_that_is_not_imds(
 
 
 def test_ecs_task_role_detected(ecs_env: EcsMetadataServer) -> None:
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     ecs = detection.ecs
     assert ecs.detected
@@ -289,7 +292,7 @@ def test_ecs_preferred_over_ec2(
     monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", moto_server.url)
     monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
 
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     assert detection.ec2.detected and detection.ec2.role_name == "default-role"
     assert detection.ecs.detected and detection.ecs.role_arn == TASK_ROLE_ARN
@@ -298,7 +301,7 @@ def test_ecs_preferred_over_ec2(
 
 
 def test_ecs_absent_in_this_shell(aws_env: MotoServer) -> None:
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     assert not detection.ecs.detected
     assert detection.ecs.diagnosis is Diagnosis.ENV_ABSENT
@@ -312,10 +315,10 @@ def test_ecs_token_file_and_wrong_token(
     token_file.write_text(AUTHORIZATION_TOKEN + "\n")
     monkeypatch.delenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")
     monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", str(token_file))
-    assert detect_environment().ecs.role_arn == TASK_ROLE_ARN
+    assert detect_environment(timeout=PATIENT).ecs.role_arn == TASK_ROLE_ARN
 
     token_file.write_text("not-the-token")
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     assert detection.ecs.detected  # the task metadata still answered
     assert not detection.ecs.has_task_credentials and detection.ecs.role_arn is None
@@ -327,7 +330,7 @@ def test_ecs_role_arn_omitted_is_unknown(ecs_env: EcsMetadataServer, aws_env: Mo
     assert ecs_env.served is not None
     ecs_env.serve_credentials(ecs_env.served, role_arn=None)
 
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     assert detection.ecs.has_task_credentials
     assert detection.ecs.role_arn is None
@@ -364,7 +367,7 @@ def test_broken_json_does_not_crash(
     monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", ecs_metadata.metadata_uri)
     monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", ecs_metadata.credentials_uri)
 
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     assert detection.ec2.detected and detection.ec2.role_name == "rundeck-ec2-role"
     assert detection.ec2.instance_profile_arn is None and detection.ec2.account is None
@@ -382,7 +385,7 @@ def test_a_failing_progress_callback_does_not_stop_detection(imds_env: MotoServe
     def explode(update: ProbeUpdate) -> None:
         raise RuntimeError("the UI went away")
 
-    assert detect_environment(on_progress=explode).ec2.detected
+    assert detect_environment(timeout=PATIENT, on_progress=explode).ec2.detected
 
 
 def test_progress_reports_each_probe_running_then_done(imds_env: MotoServer) -> None:
@@ -393,7 +396,7 @@ def test_progress_reports_each_probe_running_then_done(imds_env: MotoServer) -> 
         with lock:
             updates.append(update)
 
-    detect_environment(on_progress=record)
+    detect_environment(timeout=PATIENT, on_progress=record)
 
     for probe in ("ec2", "ecs", "credentials", "identity"):
         states = [update.state for update in updates if update.probe == probe]
@@ -421,7 +424,7 @@ def test_credential_sources_in_botocore_order(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     monkeypatch.setenv("AWS_PROFILE", "ops")
 
-    detection = detect_environment()
+    detection = detect_environment(timeout=PATIENT)
 
     assert detection.credentials.sources == (
         "env",
@@ -446,7 +449,7 @@ def test_known_secrets_appear_nowhere(
     monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
     updates: list[ProbeUpdate] = []
 
-    detection = detect_environment(on_progress=updates.append)
+    detection = detect_environment(timeout=PATIENT, on_progress=updates.append)
 
     assert "env" in detection.credentials.sources
     assert detection.ec2.role_name == "default-role" and detection.ecs.role_arn == TASK_ROLE_ARN
@@ -466,7 +469,7 @@ def test_known_secrets_appear_nowhere(
 
 
 def test_json_has_the_documented_keys(imds_env: MotoServer) -> None:
-    data = json.loads(json.dumps(detect_environment().to_json_dict()))
+    data = json.loads(json.dumps(detect_environment(timeout=PATIENT).to_json_dict()))
 
     assert {"detected", "instance_id", "region", "role_name", "imds_version", "error"} <= set(
         data["ec2"]

@@ -252,6 +252,7 @@ from tui.core.secret import Secret
 from tui.core.model import Method, Scope
 from tui.demo import make_rundeck_layout
 from tui.screens.detect import DetectScreen
+from textual.screen import Screen
 from tui.screens.details import DetailsScreen
 from tui.services import Services, now
 from tui.state import WizardState
@@ -264,8 +265,8 @@ def explode():
     raise RuntimeError("forced crash with a secret in a local variable: " + str(len(held)))
 
 class CrashingApp(WizardApp):
-    def on_mount(self, event):
-        event.prevent_default()  # the auto-pilot opens the Details step; no detection
+    def get_default_screen(self):
+        return Screen()  # the auto-pilot opens the Details step; no detection
 
 async def auto_pilot(pilot):
     await pilot.app.push_screen(DetailsScreen())

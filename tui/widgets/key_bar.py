@@ -12,6 +12,9 @@ from textual.widgets import Static
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+MAX_LINES = 2  # a third line would take too much from an 80×24 step
+SEPARATOR = "  "
+
 
 class KeyBar(Static):
     """What Textual's Footer shows, drawn as one line of text.
@@ -38,7 +41,7 @@ class KeyBar(Static):
 
     def __init__(self) -> None:
         super().__init__("")
-        self._key_spans: list[tuple[int, int, str]] = []
+        self._key_spans: list[tuple[int, int, int, str]] = []
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -52,26 +55,44 @@ class KeyBar(Static):
             self.show_keys()
 
     def show_keys(self) -> None:
-        """Redraw from the screen's active bindings; one entry per action, disabled ones dim."""
-        text = Text(no_wrap=True, overflow="ellipsis")
-        spans: list[tuple[int, int, str]] = []
-        seen_actions: set[str] = set()
+        """Redraw from the screen's active bindings; one entry per action, disabled ones dim.
+
+        Entries that do not fit the width start a second line rather than being cut off, so
+        every key stays visible at 60 columns.
+        """
+        width = self.size.width or self.app.size.width
         key_look = self.get_component_rich_style("key-bar--key")
+        lines: list[Text] = [Text(no_wrap=True, overflow="ellipsis")]
+        spans: list[tuple[int, int, int, str]] = []
+        seen_actions: set[str] = set()
         for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if not binding.show or binding.action in seen_actions:
                 continue
             seen_actions.add(binding.action)
-            start = len(text)
-            key_style = key_look if enabled else Style(dim=True)
-            text.append(f" {self.app.get_key_display(binding)} ", style=key_style)
-            text.append(f"{binding.description} ", style="" if enabled else "dim")
-            spans.append((start, len(text), binding.key))
-            text.append(" ")
+            entry = Text()
+            entry.append(
+                f" {self.app.get_key_display(binding)} ",
+                style=key_look if enabled else Style(dim=True),
+            )
+            entry.append(binding.description, style="" if enabled else "dim")
+            line = lines[-1]
+            gap = len(SEPARATOR) if len(line) else 0
+            if gap and len(line) + gap + len(entry) > width and len(lines) < MAX_LINES:
+                line = Text(no_wrap=True, overflow="ellipsis")
+                lines.append(line)
+            elif gap:
+                line.append(SEPARATOR)
+            spans.append((len(lines) - 1, len(line), len(line) + len(entry), binding.key))
+            line.append_text(entry)
         self._key_spans = spans
-        self.update(text)
+        self.styles.height = len(lines)
+        self.update(Text("\n").join(lines))
+
+    def on_resize(self) -> None:
+        self.show_keys()
 
     def on_click(self, event: events.Click) -> None:
-        for start, end, key in self._key_spans:
-            if start <= event.x < end:
+        for line, start, end, key in self._key_spans:
+            if line == event.y and start <= event.x < end:
                 self.app.simulate_key(key)
                 return

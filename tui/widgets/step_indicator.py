@@ -18,9 +18,18 @@ class StepIndicator(Static):
     def __init__(self, step: int, *, demo: bool = False) -> None:
         super().__init__(self.describe(step, demo=demo))
         self.step = step
+        self.demo = demo
+
+    def render(self) -> Text:
+        """Every step's name when they fit; only the current one's on a narrow terminal."""
+        full = self.describe(self.step, demo=self.demo)
+        room = self.content_region.width
+        if not room or full.cell_len <= room or self.step < 1:
+            return full
+        return self.describe(self.step, demo=self.demo, compact=True)
 
     @staticmethod
-    def describe(step: int, *, demo: bool = False) -> Text:
+    def describe(step: int, *, demo: bool = False, compact: bool = False) -> Text:
         text = Text()
         if demo:
             text.append(" DEMO ", style="bold reverse magenta")
@@ -29,6 +38,9 @@ class StepIndicator(Static):
             text.append("pa-aws-setup · AWS authentication for Rundeck", style="bold")
             return text
         text.append(f"Step {step}/{len(STEPS)} ", style="bold")
+        if compact:
+            text.append(f" {STEPS[step - 1]} ", style="bold reverse")
+            return text
         for index, name in enumerate(STEPS, start=1):
             if index == step:
                 text.append(f" {name} ", style="bold reverse")
