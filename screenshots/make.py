@@ -30,12 +30,17 @@ SHOTS = [
     ("10-status", "status", scenes.at_status),
     ("11-rotated", "rotation", scenes.at_rotation_finished),
     ("12-rotation-rolled-back", "rotation-refused", scenes.at_rotation_finished),
+    ("13-paste-new-key", "rotation", scenes.at_manual_form),
+    ("14-remove", "status", scenes.at_remove),
+    ("15-set-it-up", "provision", scenes.at_provision_preview),
 ]
 
 
 def services_for(scene: str) -> Services:
     if scene == "status":
         return scenes.status_services()
+    if scene == "provision":
+        return scenes.provision_services()[0]
     if scene.startswith("rotation"):
         keyring = scenes.RefusingKeyring()
         services, _ = scenes.access_key_services(age_days=134, keyring=keyring)

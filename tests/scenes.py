@@ -307,6 +307,16 @@ async def at_status(pilot: Pilot[object]) -> None:
     await settle(pilot)
 
 
+async def at_remove(pilot: Pilot[object]) -> None:
+    """Status, then Remove on the first entry (the system scope): the dialog with its diff."""
+    from tui.screens.remove import RemoveScreen
+
+    await at_status(pilot)
+    await pilot.press("x")
+    await until(pilot, lambda: isinstance(pilot.app.screen, RemoveScreen))
+    await settle(pilot)
+
+
 # --- key rotation: IAM answers fixed in advance --------------------------------------------------
 
 USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/svc/rundeck"

@@ -121,3 +121,11 @@ def test_status_drift_and_missing_secret(snap_compare: Any, monkeypatch: Any) ->
     monkeypatch.setenv("AWS_ENDPOINT_URL", scenes.UNREACHABLE_AWS)
     app = WizardApp(scenes.status_services())
     assert snap_compare(app, terminal_size=SIZE, run_before=scenes.at_status)
+
+
+def test_remove_shows_what_goes(snap_compare: Any, monkeypatch: Any) -> None:
+    """Remove, from Status on the system setup: a dialog over Status with the diff of the AWS
+    keys leaving framework.properties, and that a backup is kept; Remove and Cancel below."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", scenes.UNREACHABLE_AWS)
+    app = WizardApp(scenes.status_services())
+    assert snap_compare(app, terminal_size=SIZE, run_before=scenes.at_remove)

@@ -10,7 +10,6 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -106,9 +105,23 @@ def plan_summary(plan: ProvisionPlan) -> Text:
     return text
 
 
-def bash(script: str) -> Syntax:
-    # ANSI colours follow the terminal's palette, light or dark; no background of its own.
-    return Syntax(script, "bash", theme="ansi_dark", background_color="default", word_wrap=True)
+def bash(script: str) -> Text:
+    """The commands coloured by hand: comments dim, options and quoted documents picked out.
+
+    A Pygments theme paints its own background behind some tokens, which shows as dark
+    patches on the panel; these styles take the terminal's colours, light or dark.
+    """
+    text = Text()
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("#"):
+            text.append(line, style="dim")
+            continue
+        command = Text(line)
+        command.highlight_regex(r"^aws [a-z0-9-]+ [a-z0-9-]+", "bold")
+        command.highlight_regex(r"(?<= )--[a-z0-9-]+", "cyan")
+        command.highlight_regex(r"'[^']*'", "yellow")
+        text.append_text(command)
+    return text
 
 
 def steps_table(outcomes: list[StepOutcome]) -> RenderableType:

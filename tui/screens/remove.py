@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 class RemoveScreen(ModalScreen[bool]):
     """Shows what Remove does; dismisses True once removed."""
 
+    CSS_PATH = "remove.tcss"
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(False)", "Cancel")]
 
     def __init__(self, plan: RemovalPlan) -> None:
