@@ -125,7 +125,8 @@ def test_status_drift_and_missing_secret(snap_compare: Any, monkeypatch: Any) ->
 
 def test_remove_shows_what_goes(snap_compare: Any, monkeypatch: Any) -> None:
     """Remove, from Status on the system setup: a dialog over Status with the diff of the AWS
-    keys leaving framework.properties, and that a backup is kept; Remove and Cancel below."""
+    keys leaving framework.properties in a scrolling part (the backup note below it), and
+    Remove and Cancel always in view under it."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", scenes.UNREACHABLE_AWS)
     app = WizardApp(scenes.status_services())
     assert snap_compare(app, terminal_size=SIZE, run_before=scenes.at_remove)

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -32,14 +32,16 @@ class RemoveScreen(ModalScreen[bool]):
         self.plan = plan
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="dialog"):
-            yield Static(Text(f"Remove the AWS setup from {self.plan.target}?", style="bold"))
-            diff = DiffView()
-            diff.show_diff(self.plan.diff)
-            yield diff
-            if self.plan.key_path:
-                yield Static(f"and delete the secret at {self.plan.key_path} from the keyring")
-            yield Static("A backup of the file is kept.", id="remove-result")
+        with Vertical(id="dialog"):
+            # The diff scrolls; the question's buttons stay in view below it.
+            with VerticalScroll(id="removal"):
+                yield Static(Text(f"Remove the AWS setup from {self.plan.target}?", style="bold"))
+                diff = DiffView()
+                diff.show_diff(self.plan.diff)
+                yield diff
+                if self.plan.key_path:
+                    yield Static(f"and delete the secret at {self.plan.key_path} from the keyring")
+                yield Static("A backup of the file is kept.", id="remove-result")
             with Horizontal(classes="buttons"):
                 yield Button("Remove", id="confirm-remove", variant="error")
                 yield Button("Cancel", id="cancel", variant="primary")
