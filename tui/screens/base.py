@@ -1,4 +1,4 @@
-"""What every wizard step shares: the step indicator, the footer and Esc to go back."""
+"""What every wizard step shares: the step indicator, the key bar and Esc to go back."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The "Step 3 of 6 · Scope" line at the top of every step."""
+"""The "Step 3/7  ✓Detect  ✓Method  Permissions  …" line at the top of every step."""
 
 from __future__ import annotations
 
