@@ -199,7 +199,7 @@ def test_an_existing_association_is_left_alone_without_confirmation(world: Aws) 
     assert f"replace:{taken}" not in keys(plan) and f"associate:{taken}" not in keys(plan)
     (skipped,) = plan.skipped
     assert skipped.target == taken and legacy in skipped.reason
-    assert "--replace-existing" in skipped.reason
+    assert skipped.needs_confirmation and "--replace-existing" in skipped.describe()
     assert "Left alone" in plan.preview() and taken in plan.preview()
     assert execute(plan).ok
     assert world.profile_of(taken) == legacy

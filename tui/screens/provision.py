@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 DEFAULT_ROLE_NAME = "rundeck-aws"  # the headless provision command's default too
 REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 # The plan words the confirmation for the command line; here it is the Replace checkbox.
-CLI_CONFIRMATION = "(--replace-existing)"
-WIZARD_CONFIRMATION = "(tick Replace above)"
 STEP_LOOK = {
     "running": ("…", "yellow"),
     "done": ("✓", "green"),
@@ -85,7 +83,7 @@ def instance_row(choice: InstanceChoice, current: str | None) -> Text:
 
 
 def left_alone(item: Skipped) -> str:
-    return f"{item.target}: {item.reason.replace(CLI_CONFIRMATION, WIZARD_CONFIRMATION)}"
+    return f"{item.target}: {item.describe(consent='tick Replace above')}"
 
 
 def plan_summary(plan: ProvisionPlan) -> Text:

@@ -92,10 +92,16 @@ class ProvisionStep:
 
 @dataclass(frozen=True)
 class Skipped:
-    """Something the plan leaves alone, and why."""
+    """Something the plan leaves alone, and why; ``needs_confirmation`` when replacing it is
+    only a matter of the admin's consent (the CLI's --replace-existing, a tick in the UI)."""
 
     target: str
     reason: str
+    needs_confirmation: bool = False
+
+    def describe(self, consent: str = "--replace-existing") -> str:
+        """The reason, with how to give the consent when that is all that is missing."""
+        return f"{self.reason} ({consent})" if self.needs_confirmation else self.reason
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,7 @@ class ProvisionPlan:
             f"# {title} {self.role_name} (account {self.account}, region {self.region})",
         ]
         lines += [f"# In place already: {fact}" for fact in self.in_place]
-        lines += [f"# Left alone: {item.target}: {item.reason}" for item in self.skipped]
+        lines += [f"# Left alone: {item.target}: {item.describe()}" for item in self.skipped]
         lines += [f"# Warning: {warning}" for warning in self.warnings]
         lines += [f"# Note: {note}" for note in self.notes]
         if not self.steps:
@@ -156,7 +162,14 @@ class ProvisionPlan:
             "trusted_service": self.trusted_service,
             "steps": [step.to_json_dict() for step in self.steps],
             "in_place": list(self.in_place),
-            "skipped": [{"target": item.target, "reason": item.reason} for item in self.skipped],
+            "skipped": [
+                {
+                    "target": item.target,
+                    "reason": item.describe(),
+                    "needs_confirmation": item.needs_confirmation,
+                }
+                for item in self.skipped
+            ],
             "warnings": list(self.warnings),
             "notes": list(self.notes),
             "follow_up": list(self.follow_up({})),
@@ -577,8 +590,8 @@ class _Planner:
                 self.skipped.append(
                     Skipped(
                         iid,
-                        f"it has instance profile {arn}; replacing it needs confirmation "
-                        "(--replace-existing)",
+                        f"it has instance profile {arn}; replacing it needs confirmation",
+                        needs_confirmation=True,
                     )
                 )
 
@@ -690,7 +703,8 @@ class _Planner:
                 Skipped(
                     label,
                     f"its task role is {current_role}; a revision with {self.role_name} "
-                    "instead needs confirmation (--replace-existing)",
+                    "instead needs confirmation",
+                    needs_confirmation=True,
                 )
             )
             return
