@@ -950,10 +950,8 @@ class Keyring(keyring.backend.KeyringBackend):
 """
 
 
-@pytest.mark.parametrize("allowed", [False, True])
-def test_a_plaintext_keyring_needs_allow_insecure_keyring(
-    allowed: bool, base: Path, tmp_path: Path
-) -> None:
+def plaintext_keyring_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment whose keyring backend stores secrets in plain JSON, and that file."""
     modules = tmp_path / "modules"
     modules.mkdir()
     (modules / "plaintext_keyring.py").write_text(PLAINTEXT_BACKEND)
@@ -964,6 +962,14 @@ def test_a_plaintext_keyring_needs_allow_insecure_keyring(
         "PYTHON_KEYRING_BACKEND": "plaintext_keyring.Keyring",
         "PLAIN_KEYRING_FILE": str(store),
     }
+    return env, store
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_plaintext_keyring_needs_allow_insecure_keyring(
+    allowed: bool, base: Path, tmp_path: Path
+) -> None:
+    env, store = plaintext_keyring_env(tmp_path)
     before = tree(base)
     opt_in = ["--allow-insecure-keyring"] if allowed else []
     args = apply_args(base, "access-key", "--secret-stdin", "--yes", *opt_in)

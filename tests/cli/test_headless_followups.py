@@ -25,7 +25,6 @@ import pytest
 from tests.cli.test_apply import (
     KEY_ID,
     OTHER_SECRET,
-    PLAINTEXT_BACKEND,
     REGION,
     SECRET,
     Run,
@@ -33,6 +32,7 @@ from tests.cli.test_apply import (
     cli,
     collect,
     files_holding,
+    plaintext_keyring_env,
     popen_cli,
     stored_items,
     sts_env,
@@ -619,16 +619,7 @@ def test_database_project_with_a_locked_keyring_exits_4_and_writes_nothing(
 def test_database_project_plaintext_keyring_needs_allow_insecure_keyring(
     allowed: bool, base: Path, tmp_path: Path
 ) -> None:
-    modules = tmp_path / "modules"
-    modules.mkdir()
-    (modules / "plaintext_keyring.py").write_text(PLAINTEXT_BACKEND)
-    store = tmp_path / "plain-keyring.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(modules),
-        "PYTHON_KEYRING_BACKEND": "plaintext_keyring.Keyring",
-        "PLAIN_KEYRING_FILE": str(store),
-    }
+    env, store = plaintext_keyring_env(tmp_path)
     paste_file = tmp_path / "paste.properties"
     opt_in = ["--allow-insecure-keyring"] if allowed else []
     args = database_apply(paste_file, "--yes", *opt_in)

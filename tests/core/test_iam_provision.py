@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.core.rotation_world import FakeTime
 from tests.fixtures.aws import DUMMY_KEY, MotoServer
 from tui.core.iam.inventory import list_instances
 from tui.core.iam.provision import (
@@ -509,19 +510,6 @@ def test_an_instance_taken_meanwhile_fails_that_step_and_the_report_says_so(worl
 # --- eventual consistency --------------------------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 def propagation_error() -> ClientError:
     return ClientError(
         {
@@ -536,7 +524,7 @@ def propagation_error() -> ClientError:
 
 
 def test_a_new_instance_profile_ec2_does_not_know_yet_is_retried() -> None:
-    clock = FakeClock()
+    clock = FakeTime()
     answers: list[Any] = [propagation_error(), propagation_error(), {"ok": True}]
 
     def call() -> Any:
@@ -551,7 +539,7 @@ def test_a_new_instance_profile_ec2_does_not_know_yet_is_retried() -> None:
 
 
 def test_other_errors_and_a_spent_deadline_are_not_retried() -> None:
-    clock = FakeClock()
+    clock = FakeTime()
     context = StepContext(sleep=clock.sleep, monotonic=clock.monotonic)
 
     def refused() -> Any:

@@ -20,6 +20,7 @@ from tui.core.validate import ValidationError, clean_secret
 
 if TYPE_CHECKING:
     from tui.core.keystore import KeyStore
+    from tui.core.setup import StoredSecret
 
 SECRET_ENV = "PA_AWS_SECRET_ACCESS_KEY"
 
@@ -240,7 +241,7 @@ def _database_project(
         "Edit Configuration File (or PUT them to /api/<v>/project/<name>/config)."
     )
     key_path = answers.key_path
-    undo: tuple[KeyStore, str, Secret | None] | None = None
+    undo: StoredSecret | None = None
     if keystore is None or secret is None or key_path is None:
         if answers.method is Method.ACCESS_KEY:
             message += f" Store the secret in Rundeck Key Storage as a password at {key_path}"
@@ -254,7 +255,9 @@ def _database_project(
             return _finish(options, summary, changed=False, message="Cancelled: nothing changed.")
         else:
             _store_database_secret(options, keystore, key_path, secret)
-            undo = (keystore, key_path, previous)
+            from tui.core.setup import StoredSecret
+
+            undo = StoredSecret(keystore, key_path, previous)
             replaced = " (replacing the one stored before)" if previous is not None else ""
             message += (
                 f" The secret is stored in the keyring ({summary['keyring']['backend']}) as a "
@@ -312,36 +315,13 @@ def _store_database_secret(
         raise CommandError(str(problem), EXIT_KEYRING) from None
 
 
-def _write_paste_file(
-    target: Path, lines: str, undo: tuple[KeyStore, str, Secret | None] | None
-) -> None:
-    """Write the lines to paste; if that fails, a secret just stored is taken back out."""
-    try:
-        target.write_text(lines, encoding="latin-1")
-    except OSError as problem:
-        undone = f" {_put_back_secret(*undo)}" if undo is not None else ""
-        raise CommandError(
-            f"Cannot write {target}: {problem.strerror}.{undone}", EXIT_CONFIG
-        ) from None
-
-
-def _put_back_secret(keystore: KeyStore, key_path: str, previous: Secret | None) -> str:
-    """Undo a store in the keyring; the sentence says how it went."""
-    from tui.core.keystore import KeyStoreError
+def _write_paste_file(target: Path, lines: str, undo: StoredSecret | None) -> None:
+    from tui.core.setup import SetupError, write_paste_lines
 
     try:
-        current = keystore.get(key_path)
-        if current == previous:
-            return "The keyring was not changed."
-        if previous is None:
-            keystore.delete(key_path)
-        else:
-            keystore.put(key_path, previous, allow_insecure=True)
-    except KeyStoreError as problem:
-        return f"The secret stored at {key_path} could not be taken back: {problem}"
-    if previous is None:
-        return f"The secret stored at {key_path} was taken back out of the keyring."
-    return f"The secret that was at {key_path} before was put back in the keyring."
+        write_paste_lines(target, lines, undo)
+    except SetupError as problem:
+        raise CommandError(str(problem), EXIT_CONFIG) from None
 
 
 def _confirm(options: argparse.Namespace, question: str) -> bool:

@@ -284,6 +284,41 @@ def _conflicts(install: RundeckInstall, answers: Answers) -> list[str]:
 ACCESS_KEY_PLACEHOLDER = "<access key id>"
 
 
+@dataclass(frozen=True)
+class StoredSecret:
+    """A secret just stored at ``path``, and what was there before: enough to take it back."""
+
+    keystore: KeyStore
+    path: str
+    previous: Secret | None
+
+    def take_back(self) -> str:
+        """Undo the store; the sentence says how it went (never the secret)."""
+        try:
+            current = self.keystore.get(self.path)
+            if current == self.previous:
+                return "The keyring was not changed."
+            if self.previous is None:
+                self.keystore.delete(self.path)
+            else:
+                self.keystore.put(self.path, self.previous, allow_insecure=True)
+        except KeyStoreError as problem:
+            return f"The secret stored at {self.path} could not be taken back: {problem}"
+        if self.previous is None:
+            return f"The secret stored at {self.path} was taken back out of the keyring."
+        return f"The secret that was at {self.path} before was put back in the keyring."
+
+
+def write_paste_lines(target: Path, lines: str, stored: StoredSecret | None = None) -> None:
+    """Write the lines to paste (a database project); if that fails, a secret stored for them
+    is taken back out, so it is both or neither. Raises SetupError saying how it went."""
+    try:
+        target.write_text(lines, encoding="latin-1")
+    except OSError as problem:
+        undone = f" {stored.take_back()}" if stored is not None else ""
+        raise SetupError(f"Cannot write {target}: {problem.strerror}.{undone}") from None
+
+
 def paste_lines(answers: Answers) -> str:
     """The lines to paste into Project Settings → Edit Configuration File (database projects).
 

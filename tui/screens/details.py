@@ -16,11 +16,11 @@ from tui.core.model import Method, Scope
 from tui.core.secret import Secret
 from tui.messages import RegionsLoaded, VerifyFinished
 from tui.screens.base import WizardStep
+from tui.widgets.secret_field import SecretField
 from tui.widgets.validators import (
     AccessKeyIdValidator,
     KeyPathValidator,
     RegionValidator,
-    SecretValidator,
 )
 
 
@@ -79,14 +79,7 @@ class DetailsScreen(WizardStep):
                 id="access-key-id",
             )
             yield Label("Secret access key")
-            with Horizontal(classes="secret-row"):
-                yield Input(
-                    password=True,
-                    placeholder="40 characters; pasting works",
-                    validators=[SecretValidator()],
-                    id="secret",
-                )
-                yield Button("Reveal", id="reveal")
+            yield SecretField()
             yield Label("Key-storage path (stored in the keyring as a Rundeck password)")
             yield Input(
                 value=self.default_key_path(),
@@ -168,13 +161,9 @@ class DetailsScreen(WizardStep):
     def secret_typed(self, event: Input.Changed) -> None:
         self.wizard.radioactive["secret"] = event.value.strip()
 
-    @on(Button.Pressed, "#reveal")
     def action_reveal(self) -> None:
-        if not self.access_key:
-            return
-        secret = self.query_one("#secret", Input)
-        secret.password = not secret.password
-        self.query_one("#reveal", Button).label = "Hide" if not secret.password else "Reveal"
+        if self.access_key:
+            self.query_one(SecretField).toggle()
 
     def collect(self) -> list[str]:
         """Copy valid fields into the state; return the problems of the others."""

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 from textual.worker import get_current_worker
 
@@ -16,7 +16,8 @@ from tui.core.model import Scope
 from tui.core.secret import Secret
 from tui.messages import RotationFinished, VerifyFinished
 from tui.screens.rotate import RotationView
-from tui.widgets.validators import AccessKeyIdValidator, SecretValidator
+from tui.widgets.secret_field import SecretField
+from tui.widgets.validators import AccessKeyIdValidator
 
 if TYPE_CHECKING:
     from tui.core.rotation import RotationResult, RotationTarget
@@ -60,14 +61,7 @@ class ManualRotateScreen(RotationView):
                 id="access-key-id",
             )
             yield Label("Its secret access key")
-            with Horizontal(classes="secret-row"):
-                yield Input(
-                    password=True,
-                    placeholder="40 characters; pasting works",
-                    validators=[SecretValidator()],
-                    id="secret",
-                )
-                yield Button("Reveal", id="reveal")
+            yield SecretField()
             yield Label("Then the old key", id="old-key-label")
             with RadioSet(id="old-key"):
                 yield RadioButton("Leave it active", id="old-keep")
@@ -121,11 +115,8 @@ class ManualRotateScreen(RotationView):
     def secret_entered(self) -> None:
         self.query_one("#old-key", RadioSet).focus()
 
-    @on(Button.Pressed, "#reveal")
     def action_reveal(self) -> None:
-        secret = self.query_one("#secret", Input)
-        secret.password = not secret.password
-        self.query_one("#reveal", Button).label = "Reveal" if secret.password else "Hide"
+        self.query_one(SecretField).toggle()
 
     def collect(self) -> tuple[str, Secret] | None:
         """The key id and secret when both are valid; otherwise show why and return None."""

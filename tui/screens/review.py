@@ -159,26 +159,18 @@ class ReviewScreen(WizardStep):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="paste")
     def store_and_save(self, path: Path, key_path: str | None) -> None:
-        """The secret into the keyring (as apply --paste-file does), then the lines file; a
-        file that cannot be written takes the secret back out, so it is both or neither."""
+        """The secret into the keyring (as apply --paste-file does), then the lines file."""
         from tui.core.keystore import KeyStoreError
+        from tui.core.setup import SetupError, StoredSecret, write_paste_lines
 
-        secret, previous, keystore = self.state.secret, None, None
+        secret, stored = self.state.secret, None
         try:
             if key_path is not None and secret is not None:
                 keystore = self.services.keystore()
-                previous = keystore.get(key_path)
+                stored = StoredSecret(keystore, key_path, keystore.get(key_path))
                 keystore.put(key_path, secret, allow_insecure=self.services.allow_insecure_keyring)
-            try:
-                path.write_text(self.paste_text, encoding="latin-1")
-            except OSError as error:
-                if keystore is not None and key_path is not None:
-                    if previous is None:
-                        keystore.delete(key_path)
-                    else:
-                        keystore.put(key_path, previous, allow_insecure=True)
-                raise KeyStoreError(f"Cannot write {path}: {error.strerror}") from None
-        except KeyStoreError as error:
+            write_paste_lines(path, self.paste_text, stored)
+        except (KeyStoreError, SetupError) as error:
             self.post_message(PasteSaved(str(path), None, str(error)))
             return
         self.post_message(PasteSaved(str(path), key_path, None))

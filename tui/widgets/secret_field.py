@@ -1,0 +1,40 @@
+"""The secret access key field: masked, with a Reveal/Hide button beside it."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Input
+
+from tui.widgets.validators import SecretValidator
+
+
+class SecretField(Horizontal):
+    """A masked Input (``#secret``) for a secret access key; pasting works, and the value is
+    shown only while revealed. Screens bind their own key to ``toggle``."""
+
+    DEFAULT_CSS = """
+    SecretField { height: auto; }
+    SecretField > Input { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Input(
+            password=True,
+            placeholder="40 characters; pasting works",
+            validators=[SecretValidator()],
+            id="secret",
+        )
+        yield Button("Reveal", id="reveal")
+
+    def toggle(self) -> None:
+        """Show the secret in clear, or mask it again."""
+        field = self.query_one(Input)
+        field.password = not field.password
+        self.query_one(Button).label = "Reveal" if field.password else "Hide"
+
+    @on(Button.Pressed, "#reveal")
+    def reveal_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.toggle()
