@@ -13,13 +13,30 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from tui import __version__
+from tui.core.errors import UsageProblem
+from tui.core.exit_codes import (  # re-exported: the codes' one home is tui.core.exit_codes
+    EXIT_AWS,
+    EXIT_CONFIG,
+    EXIT_KEYRING,
+    EXIT_OK,
+    EXIT_RUNDECK,
+    EXIT_USAGE,
+    EXIT_VERIFY,
+)
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_VERIFY = 3
-EXIT_KEYRING = 4
-EXIT_CONFIG = 5
-EXIT_AWS = 6
+__all__ = [
+    "EXIT_AWS",
+    "EXIT_CONFIG",
+    "EXIT_KEYRING",
+    "EXIT_OK",
+    "EXIT_RUNDECK",
+    "EXIT_USAGE",
+    "EXIT_VERIFY",
+    "SafeArgumentParser",
+    "build_parser",
+    "json_command",
+    "main",
+]
 
 # Options people try for the secret; each is refused without echoing what followed it.
 SECRET_OPTIONS = ("--secret", "--secret-key", "--secret-access-key", "--aws-secret-access-key")
@@ -53,12 +70,11 @@ examples:
 """
 
 
-class UsageError(Exception):
+class UsageError(UsageProblem):
     """A command line argparse refused; the message is already free of secret-shaped words."""
 
     def __init__(self, message: str, *, prog: str = "pa-aws-setup", usage: str = "") -> None:
         super().__init__(message)
-        self.message = message
         self.prog = prog
         self.usage = usage
 
@@ -83,10 +99,9 @@ def report_usage_error(
     sys.stderr.write(problem.usage + f"{problem.prog}: error: {problem.message}\n")
     command = json_command(parser, arguments)
     if command is not None:
-        from tui.commands.output import emit_json
+        from tui.commands.output import emit_json, envelope_for_error
 
-        payload = {"ok": False, "changed": False, "error": problem.message}
-        emit_json(command, payload, EXIT_USAGE)
+        emit_json(envelope_for_error(command, problem))
     return EXIT_USAGE
 
 
@@ -146,11 +161,27 @@ def refuse_secret_options(argv: Sequence[str]) -> str | None:
     return None
 
 
-def add_install_option(parser: argparse.ArgumentParser) -> None:
+def add_install_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
+    """--rdeck-base, accepted before or after the subcommand with the same meaning.
+
+    A subcommand's option must not have a default of its own: argparse would let it
+    overwrite the value given before the subcommand.
+    """
     parser.add_argument(
         "--rdeck-base",
         metavar="DIR",
+        default=None if top_level else argparse.SUPPRESS,
         help="Rundeck base folder of a launcher install (default: $RDECK_BASE, then /etc/rundeck)",
+    )
+
+
+def add_keyring_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
+    """--allow-insecure-keyring, one option meaning the same before or after the subcommand."""
+    parser.add_argument(
+        "--allow-insecure-keyring",
+        action="store_true",
+        default=False if top_level else argparse.SUPPRESS,
+        help="allow storing the secret in a plaintext keyring backend (not recommended)",
     )
 
 
@@ -188,12 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="run the wizard in a sandbox: no AWS, no Rundeck"
     )
-    parser.add_argument(
-        "--allow-insecure-keyring",
-        action="store_true",
-        help="allow storing the secret in a plaintext keyring backend (not recommended)",
-    )
-    add_install_option(parser)
+    add_keyring_option(parser, top_level=True)
+    add_install_option(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     detect = commands.add_parser(
@@ -232,8 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("--yes", "-y", action="store_true", help="write without asking")
     apply.add_argument("--json", action="store_true", help="machine-readable output")
+    add_keyring_option(apply)
     apply.add_argument(
-        "--allow-insecure-keyring", action="store_true", help="allow a plaintext keyring backend"
+        "--discard-interrupted-rotation",
+        action="store_true",
+        help="apply although a rotation of this setup was interrupted (its marker is dropped; "
+        "prefer `rotate --resume finish|rollback`)",
     )
     apply.add_argument(
         "--paste-file",
@@ -284,6 +315,7 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
     )
     add_scope_options(rotate)
     add_install_option(rotate)
+    add_keyring_option(rotate)
     old = rotate.add_mutually_exclusive_group()
     old.add_argument("--delete-old", action="store_true", help="delete the old key at the end")
     old.add_argument("--keep-old", action="store_true", help="keep the old key, inactive")
@@ -331,6 +363,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = parser.parse_args(arguments)
     except UsageError as problem:
         return report_usage_error(parser, arguments, problem)
+    if options.command in ("status", "apply", "rotate"):
+        from tui.services import real_services
+
+        services = real_services(
+            rdeck_base=options.rdeck_base, allow_insecure_keyring=options.allow_insecure_keyring
+        )
     if options.command == "detect":
         from tui.commands.detect import run_detect
 
@@ -338,15 +376,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.command == "apply":
         from tui.commands.apply import run_apply
 
-        return run_apply(options)
+        return run_apply(options, services)
     if options.command == "status":
         from tui.commands.status import run_status
 
-        return run_status(options)
+        return run_status(options, services)
     if options.command == "rotate":
         from tui.commands.rotate import run_rotate
 
-        return run_rotate(options)
+        return run_rotate(options, services)
     if options.command == "policy":
         from tui.commands.policy import run_policy
 

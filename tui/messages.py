@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from tui.core.detect import Detection, ProbeUpdate
     from tui.core.iam.simulate import PolicyCheck
     from tui.core.secret import Secret
-    from tui.core.setup import ApplyResult, SetupPlan, StepResult
+    from tui.core.setup import ApplyResult, SetupPlan
+    from tui.core.steps import Step
 
 
 @dataclass
@@ -56,7 +57,7 @@ class PlanReady(Message):
 
 @dataclass
 class ApplyProgress(Message):
-    step: StepResult
+    step: Step
 
 
 @dataclass

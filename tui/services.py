@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +33,15 @@ class Services:
     demo_root: Path | None = None
     # Makes the STS and IAM clients of Status and rotation; None: tui.core.aws.client.
     aws_client: ClientFactory | None = None
+    # Finds the install at another base folder (an answers file may name one).
+    locate_install: Callable[[str | None], RundeckInstall] | None = None
+
+    def with_rdeck_base(self, rdeck_base: str) -> Services:
+        """The same services, with the Rundeck install looked up at ``rdeck_base``."""
+        locate = self.locate_install
+        if locate is None:
+            return self
+        return replace(self, rdeck_base=rdeck_base, install=lambda: locate(rdeck_base))
 
 
 def now() -> datetime:
@@ -47,10 +56,10 @@ def real_services(*, rdeck_base: str | None, allow_insecure_keyring: bool) -> Se
 
         return detect_environment(on_progress=progress)
 
-    def install() -> RundeckInstall:
+    def locate_install(base: str | None) -> RundeckInstall:
         from tui.core.rundeck import find_install
 
-        return find_install(rdeck_base)
+        return find_install(base)
 
     def keystore() -> KeyStore:
         from tui.core.keystore import KeyStore
@@ -64,10 +73,11 @@ def real_services(*, rdeck_base: str | None, allow_insecure_keyring: bool) -> Se
 
     return Services(
         detect=detect,
-        install=install,
+        install=lambda: locate_install(rdeck_base),
         keystore=keystore,
         verify=verify,
         clock=now,
         rdeck_base=rdeck_base,
         allow_insecure_keyring=allow_insecure_keyring,
+        locate_install=locate_install,
     )

@@ -38,13 +38,13 @@ from tui.core.record import read_record
 from tui.core.rotation import (
     PREVIOUS_SUFFIX,
     RotationResult,
-    RotationStep,
     SpareKey,
     inspect_interrupted,
     manual_rotate,
     resume_rotation,
     rotate_key,
 )
+from tui.core.steps import Step
 from tui.core.writer import WriteError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def assert_no_secret_in(result: RotationResult, rundeck: Rundeck) -> None:
 def test_rotation_switches_to_a_new_working_key_and_deletes_the_old(rundeck: Rundeck) -> None:
     old = rundeck.configured_key()
     other_settings = rundeck.settings_other_than_aws()
-    steps: list[RotationStep] = []
+    steps: list[Step] = []
     result = rotate(rundeck, delete_old=True, on_step=steps.append)
     assert result.outcome == "rotated", result
     new = rundeck.configured_key()
@@ -127,7 +127,7 @@ def test_rotating_twice_keeping_the_old_key_never_hits_the_two_key_limit(
     assert rundeck.world.access_keys() == {second_key: "Active", first_key: "Inactive"}
     assert rundeck.record().previous_key_inactive
 
-    steps: list[RotationStep] = []
+    steps: list[Step] = []
     second = rotate(rundeck, on_step=steps.append)
     assert second.outcome == "rotated", second
     third_key = rundeck.configured_key()
@@ -394,7 +394,7 @@ def test_locked_keyring_at_the_switch_rolls_back(
 ) -> None:
     old = rundeck.configured_key()
 
-    def lock_at_switch(step: RotationStep) -> None:
+    def lock_at_switch(step: Step) -> None:
         if step.name == "switch" and step.status == "running":
             secret_service_clean.lock()
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from tui.cli import EXIT_OK
-from tui.commands.output import emit_json
+from tui.commands.output import CommandResult, run_command
 
 
 def run_detect(options: argparse.Namespace) -> int:
+    return run_command("detect", options, lambda: _detect(options))
+
+
+def _detect(options: argparse.Namespace) -> CommandResult:
     from tui.core.detect import detect_environment, format_detection
 
     detection = detect_environment(timeout=options.timeout)
-    if options.json:
-        emit_json("detect", detection.to_json_dict(), EXIT_OK)
-    else:
+    if not options.json:
         print(format_detection(detection))
-    return EXIT_OK
+    return CommandResult(detection.to_json_dict())

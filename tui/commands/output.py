@@ -1,40 +1,107 @@
-"""Output helpers shared by the headless commands: JSON envelopes and plain, colourless text."""
+"""How every headless command ends: one JSON envelope, one text renderer, one exit-code rule.
+
+A command body returns its payload (or raises a ``ToolError``); ``run_command`` turns either
+into the same envelope (``ok``, ``changed``, ``exit_code``, ``command``, and on failure
+``error`` and ``error_kind``), or into plain text on stderr.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
 
 from tui import __version__
+from tui.core.errors import ToolError
+from tui.core.exit_codes import EXIT_OK, exit_code
+from tui.core.steps import Step
 
 JSON_SCHEMA_VERSION = 1
 
 
-class CommandError(Exception):
-    """Ends a command with ``exit_code`` and a message safe to print.
+@dataclass
+class CommandResult:
+    """What a command body returns: its payload for JSON, and whether it changed anything.
 
-    ``details`` go into the command's JSON error envelope beside the message.
+    ``exit_code`` is non-zero only for an outcome that is not an error but still must not
+    read as success to a script (a partial rotation, a denied policy check).
     """
 
-    def __init__(self, message: str, exit_code: int, **details: Any) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.details = details
+    payload: dict[str, Any] = field(default_factory=dict)
+    changed: bool = False
+    exit_code: int = EXIT_OK
+    ok: bool | None = None  # None: ok exactly when exit_code is 0
 
 
-def emit_json(command: str, payload: dict[str, Any], exit_code: int) -> None:
-    """One JSON object on stdout with a stable envelope: schema version, tool version, exit."""
-    document = {
+def json_envelope(
+    command: str,
+    *,
+    changed: bool,
+    exit_code_: int,
+    ok: bool,
+    payload: Mapping[str, Any] | None = None,
+    error: ToolError | None = None,
+) -> dict[str, Any]:
+    """The one envelope of every subcommand's JSON, from a result or from an error."""
+    document: dict[str, Any] = {
         "schema_version": JSON_SCHEMA_VERSION,
         "version": __version__,
         "command": command,
-        "exit_code": exit_code,
-        **payload,
+        "exit_code": exit_code_,
+        "ok": ok,
+        "changed": changed,
     }
-    json.dump(document, sys.stdout, indent=2, sort_keys=False, default=str)
-    sys.stdout.write("\n")
+    if error is not None:
+        document["error"] = error.message
+        document["error_kind"] = str(error.kind)
+        document.update(error.details)
+    document.update(payload or {})
+    return document
+
+
+def envelope_for_result(command: str, result: CommandResult) -> dict[str, Any]:
+    ok = result.exit_code == EXIT_OK if result.ok is None else result.ok
+    return json_envelope(
+        command,
+        changed=result.changed,
+        exit_code_=result.exit_code,
+        ok=ok,
+        payload=result.payload,
+    )
+
+
+def envelope_for_error(command: str, error: ToolError) -> dict[str, Any]:
+    changed = bool(error.details.get("changed", False))
+    return json_envelope(
+        command, changed=changed, exit_code_=exit_code(error.kind), ok=False, error=error
+    )
+
+
+def emit_json(document: Mapping[str, Any], stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    json.dump(document, stream, indent=2, sort_keys=False, default=str)
+    stream.write("\n")
+
+
+def run_command(
+    command: str, options: argparse.Namespace, body: Callable[[], CommandResult]
+) -> int:
+    """Run one command body; JSON or text out, and its exit code, for a result or an error."""
+    try:
+        result = body()
+    except ToolError as problem:
+        if getattr(options, "json", False):
+            emit_json(envelope_for_error(command, problem))
+        else:
+            error(problem.message)
+        return exit_code(problem.kind)
+    if getattr(options, "json", False):
+        emit_json(envelope_for_result(command, result))
+    return result.exit_code
 
 
 def use_colour(stream: Any = None) -> bool:
@@ -55,6 +122,24 @@ def colour_diff(diff: str) -> str:
         else:
             lines.append(line)
     return "".join(lines)
+
+
+STEP_MARKS = {
+    "pending": "·",
+    "running": "…",
+    "done": "✓",
+    "skipped": "-",
+    "failed": "✗",
+    "rolled back": "↺",
+}
+
+
+def print_steps(steps: Iterable[Step], stream: TextIO | None = None) -> None:
+    """One line per step, mark, name and detail: the CLI's rendering of any flow's steps."""
+    stream = stream or sys.stdout
+    for step in steps:
+        mark = STEP_MARKS.get(str(step.status), "•")
+        stream.write(f"  {mark} {step.name:<11} {step.detail}\n".rstrip() + "\n")
 
 
 def error(message: str) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tui.cli import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
-from tui.commands.output import CommandError, emit_json, error
+from tui.commands.output import CommandResult, error, run_command
+from tui.core.errors import ErrorKind, ToolError
 
 # The core is imported inside the functions: tui.cli builds this parser on every run,
 # the wizard's included, and only `policy` itself needs the catalog.
@@ -120,20 +120,12 @@ def epilog_catalog() -> str:
 
 
 def run_policy(options: argparse.Namespace) -> int:
-    try:
-        if options.list:
-            return _list(options)
-        return _generate(options)
-    except CommandError as problem:
-        if options.json:
-            payload = {"ok": False, "error": str(problem), **problem.details}
-            emit_json("policy", payload, problem.exit_code)
-        else:
-            error(str(problem))
-        return problem.exit_code
+    return run_command(
+        "policy", options, lambda: _list(options) if options.list else _generate(options)
+    )
 
 
-def _list(options: argparse.Namespace) -> int:
+def _list(options: argparse.Namespace) -> CommandResult:
     others = [
         name
         for name, given in (
@@ -147,14 +139,14 @@ def _list(options: argparse.Namespace) -> int:
         if given
     ]
     if others:
-        raise CommandError(
-            f"--list shows the catalog; it takes no {', '.join(others)}.", EXIT_USAGE
+        raise ToolError(
+            f"--list shows the catalog; it takes no {', '.join(others)}.",
+            kind=ErrorKind.USAGE,
         )
     if options.json:
-        emit_json("policy", {"ok": True, **catalog_json()}, EXIT_OK)
-    else:
-        print(format_catalog())
-    return EXIT_OK
+        return CommandResult(catalog_json())
+    print(format_catalog())
+    return CommandResult()
 
 
 def catalog_json() -> dict[str, Any]:
@@ -198,7 +190,7 @@ def format_catalog() -> str:
     return "\n".join(lines)
 
 
-def _generate(options: argparse.Namespace) -> int:
+def _generate(options: argparse.Namespace) -> CommandResult:
     from tui.core.iam import catalog
     from tui.core.iam.policy import (
         parse_resources,
@@ -212,27 +204,32 @@ def _generate(options: argparse.Namespace) -> int:
     ids = _plugin_ids(options.plugins or [])
     wants_permissions = bool(ids) or options.access_key_user
     if not wants_permissions and not options.trust:
-        raise CommandError(
+        raise ToolError(
             "Say what to generate: --plugins ID[,ID...] (see --list), --access-key-user, "
             "or --trust ec2|ecs.",
-            EXIT_USAGE,
+            kind=ErrorKind.USAGE,
         )
     if options.access_key_user and options.trust:
-        raise CommandError(
+        raise ToolError(
             "--access-key-user is for the access key method's IAM user, and --trust for the "
             "role of the EC2 or ECS method: choose one.",
-            EXIT_USAGE,
+            kind=ErrorKind.USAGE,
         )
     if options.resource and not wants_permissions:
-        raise CommandError("--resource narrows a permissions policy: add --plugins.", EXIT_USAGE)
+        raise ToolError(
+            "--resource narrows a permissions policy: add --plugins.", kind=ErrorKind.USAGE
+        )
     if options.trust_output and not options.trust:
-        raise CommandError("--trust-output needs --trust ec2|ecs.", EXIT_USAGE)
+        raise ToolError("--trust-output needs --trust ec2|ecs.", kind=ErrorKind.USAGE)
     permissions_to, trust_to = _destinations(options, wants_permissions)
     try:
         chosen = catalog.find(ids)
     except catalog.UnknownPlugin as problem:
-        raise CommandError(
-            str(problem), EXIT_USAGE, unknown=list(problem.unknown), valid=list(problem.valid_ids)
+        raise ToolError(
+            str(problem),
+            kind=ErrorKind.USAGE,
+            unknown=list(problem.unknown),
+            valid=list(problem.valid_ids),
         ) from None
     resources = _resources(options.resource or [])
     permissions: dict[str, object] | None = None
@@ -245,7 +242,7 @@ def _generate(options: argparse.Namespace) -> int:
             warnings = size_warnings(permissions, for_access_key_user=options.access_key_user)
         narrowed = parse_resources(chosen, resources)
     except ValueError as problem:  # BadResource, or nothing to grant
-        raise CommandError(str(problem), EXIT_USAGE) from None
+        raise ToolError(str(problem), kind=ErrorKind.USAGE) from None
     trust = trust_policy(Method(options.trust)) if options.trust else None
 
     documents = [
@@ -257,7 +254,6 @@ def _generate(options: argparse.Namespace) -> int:
         print(f"pa-aws-setup: warning: {message}", file=sys.stderr)
     if options.json:
         payload = {
-            "ok": True,
             "plugins": [plugin.id for plugin in chosen],
             "access_key_user": options.access_key_user,
             "resources": {kind: [arn.arn for arn in arns] for kind, arns in narrowed.items()},
@@ -266,14 +262,13 @@ def _generate(options: argparse.Namespace) -> int:
             "written": {"permissions_policy": None, "trust_policy": None, **written},
             "warnings": warnings,
         }
-        emit_json("policy", payload, EXIT_OK)
-        return EXIT_OK
+        return CommandResult(payload, changed=bool(written))
     for document, path, _ in documents:
         if document is not None and path is None:
             print(to_json(document))
     for key, written_to in written.items():
         print(f"Wrote the {key.replace('_', ' ')} to {written_to}.", file=sys.stderr)
-    return EXIT_OK
+    return CommandResult(changed=bool(written))
 
 
 def _plugin_ids(values: Sequence[str]) -> list[str]:
@@ -289,10 +284,10 @@ def _resources(values: Sequence[str]) -> dict[str, list[str]]:
         kind, separator, arn = value.partition("=")
         if not separator or not kind.strip() or not arn.strip():
             kinds = ", ".join(kind.id for kind in catalog.resource_kinds())
-            raise CommandError(
+            raise ToolError(
                 f"--resource takes KIND=ARN, e.g. bucket=arn:aws:s3:::rundeck-files "
                 f"(kinds: {kinds}); got {value!r}.",
-                EXIT_USAGE,
+                kind=ErrorKind.USAGE,
             )
         gathered.setdefault(kind.strip(), []).append(arn.strip())
     return gathered
@@ -310,20 +305,20 @@ def _destinations(
         permissions_to, trust_to = path(options.output), path(options.trust_output)
     else:
         if options.output and options.trust_output:
-            raise CommandError(
+            raise ToolError(
                 "Only the trust policy is generated: give --output or --trust-output, not both.",
-                EXIT_USAGE,
+                kind=ErrorKind.USAGE,
             )
         permissions_to, trust_to = None, path(options.output or options.trust_output)
     both = wants_permissions and options.trust
     if both and permissions_to is None and trust_to is None and not options.json:
-        raise CommandError(
+        raise ToolError(
             "Two policies cannot share standard output: write one or both to a file with "
             "--output FILE (permissions) and --trust-output FILE (trust), or use --json.",
-            EXIT_USAGE,
+            kind=ErrorKind.USAGE,
         )
     if both and permissions_to is not None and permissions_to == trust_to:
-        raise CommandError("--output and --trust-output name the same file.", EXIT_USAGE)
+        raise ToolError("--output and --trust-output name the same file.", kind=ErrorKind.USAGE)
     return permissions_to, trust_to
 
 
@@ -343,8 +338,9 @@ def _write_files(
         except (OSError, WriteError) as problem:
             _put_back(previous)
             message = problem.strerror if isinstance(problem, OSError) else str(problem)
-            raise CommandError(
-                f"Cannot write the {what} to {path}: {message}", EXIT_CONFIG
+            raise ToolError(
+                f"Cannot write the {what} to {path}: {message}",
+                kind=ErrorKind.CONFIG,
             ) from None
         previous.append((path, before))
         written[what.replace(" ", "_")] = str(path)

@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tui.cli import EXIT_AWS, EXIT_OK, EXIT_USAGE, EXIT_VERIFY
-from tui.commands.output import CommandError, emit_json, error
+from tui.commands.output import CommandResult, error, run_command
+from tui.core.errors import ErrorKind, ToolError
+from tui.core.exit_codes import EXIT_AWS, EXIT_OK, EXIT_VERIFY, exit_code
 
 DEFAULT_ROLE_NAME = "rundeck-aws"
 STEP_MARKS = {"running": "…", "done": "✓", "failed": "✗", "not run": "-"}
@@ -134,21 +135,17 @@ def chosen_plugins(values: Sequence[str]) -> tuple[Any, ...]:
     try:
         return find(plugin_names(values))
     except UnknownPlugin as problem:
-        raise CommandError(str(problem), EXIT_USAGE) from None
+        raise ToolError(str(problem), kind=ErrorKind.USAGE) from None
 
 
 # --- policy-check ----------------------------------------------------------------------------
 
 
 def run_policy_check(options: argparse.Namespace) -> int:
-    try:
-        return _policy_check(options)
-    except CommandError as problem:
-        _fail("policy-check", options, problem)
-        return problem.exit_code
+    return run_command("policy-check", options, lambda: _policy_check(options))
 
 
-def _policy_check(options: argparse.Namespace) -> int:
+def _policy_check(options: argparse.Namespace) -> CommandResult:
     from tui.core.iam.catalog import actions_by_plugin
     from tui.core.iam.simulate import simulate
 
@@ -157,9 +154,9 @@ def _policy_check(options: argparse.Namespace) -> int:
         actions_by_plugin(plugins), principal_arn=options.principal, region=options.region
     )
     code = EXIT_BY_STATE[check.state]
+    result = CommandResult(check.to_json_dict(), exit_code=code)
     if options.json:
-        emit_json("policy-check", {"ok": code == EXIT_OK, **check.to_json_dict()}, code)
-        return code
+        return result
     principal = check.principal_arn or "the current credentials"
     if check.simulated_arn and check.simulated_arn != check.principal_arn:
         principal += f" (simulated as {check.simulated_arn})"
@@ -170,27 +167,14 @@ def _policy_check(options: argparse.Namespace) -> int:
         print(f"  {mark} {verdict.plugin_id:<{width}}  {verdict.state}: {verdict.reason}")
     if check.note:
         print(check.note)
-    return code
+    return result
 
 
 # --- provision -------------------------------------------------------------------------------
 
 
 def run_provision(options: argparse.Namespace) -> int:
-    try:
-        return _provision(options)
-    except CommandError as problem:
-        _fail("provision", options, problem)
-        return problem.exit_code
-
-
-def _fail(command: str, options: argparse.Namespace, problem: CommandError) -> None:
-    if options.json:
-        emit_json(
-            command, {"ok": False, "changed": False, "error": str(problem)}, problem.exit_code
-        )
-    else:
-        error(str(problem))
+    return run_command("provision", options, lambda: _provision(options))
 
 
 def _policies(options: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -203,12 +187,12 @@ def _policies(options: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     for item in options.resource:
         kind, separator, arn = item.partition("=")
         if not separator or not kind.strip() or not arn.strip():
-            raise CommandError(f"--resource takes KIND=ARN, not {item!r}.", EXIT_USAGE)
+            raise ToolError(f"--resource takes KIND=ARN, not {item!r}.", kind=ErrorKind.USAGE)
         resources.setdefault(kind.strip(), []).append(arn.strip())
     try:
         permissions = permissions_policy(plugins, resources or None)
     except (BadResource, ValueError) as problem:
-        raise CommandError(str(problem), EXIT_USAGE) from None
+        raise ToolError(str(problem), kind=ErrorKind.USAGE) from None
     return dict(trust_policy(Method(options.method))), dict(permissions)
 
 
@@ -217,17 +201,21 @@ def _targets(options: argparse.Namespace) -> tuple[list[str], str | None, str | 
     instances = list(options.instance)
     task_definition, cluster, region = options.task_definition, options.cluster, options.region
     if options.method == "ec2" and (options.task_definition or options.current_task):
-        raise CommandError("--task-definition and --current-task go with --method ecs.", EXIT_USAGE)
+        raise ToolError(
+            "--task-definition and --current-task go with --method ecs.", kind=ErrorKind.USAGE
+        )
     if options.method == "ecs" and (options.instance or options.current_instance):
-        raise CommandError("--instance and --current-instance go with --method ec2.", EXIT_USAGE)
+        raise ToolError(
+            "--instance and --current-instance go with --method ec2.", kind=ErrorKind.USAGE
+        )
     if options.current_instance:
         from tui.core.detect import probe_ec2
 
         probe, _ = probe_ec2(os.environ, METADATA_TIMEOUT)
         if not probe.detected or not probe.instance_id:
-            raise CommandError(
+            raise ToolError(
                 f"--current-instance: this does not look like an EC2 instance ({probe.error}).",
-                EXIT_USAGE,
+                kind=ErrorKind.USAGE,
             )
         instances.insert(0, probe.instance_id)
         region = region or probe.region
@@ -236,8 +224,9 @@ def _targets(options: argparse.Namespace) -> tuple[list[str], str | None, str | 
 
         task, _ = probe_ecs(os.environ, METADATA_TIMEOUT)
         if not task.detected or not task.family:
-            raise CommandError(
-                f"--current-task: this does not look like an ECS task ({task.error}).", EXIT_USAGE
+            raise ToolError(
+                f"--current-task: this does not look like an ECS task ({task.error}).",
+                kind=ErrorKind.USAGE,
             )
         if task_definition is None:
             revision = f":{task.revision}" if task.revision else ""
@@ -249,16 +238,16 @@ def _targets(options: argparse.Namespace) -> tuple[list[str], str | None, str | 
     return instances, task_definition, cluster, region
 
 
-def _provision(options: argparse.Namespace) -> int:
+def _provision(options: argparse.Namespace) -> CommandResult:
     from tui.core.iam.provision import DEFAULT_POLICY_NAME, PlanError, plan_role_setup
 
     trust, permissions = _policies(options)
     instances, task_definition, cluster, region = _targets(options)
     if not region:
-        raise CommandError(
+        raise ToolError(
             "Which region? Pass --region (or set AWS_REGION): instances and task definitions "
             "live in one region.",
-            EXIT_USAGE,
+            kind=ErrorKind.USAGE,
         )
 
     def plan(replace_existing: bool) -> Any:
@@ -279,8 +268,7 @@ def _provision(options: argparse.Namespace) -> int:
                 client_factory=None,
             )
         except PlanError as problem:
-            code = EXIT_USAGE if problem.kind == "usage" else EXIT_AWS
-            raise CommandError(str(problem), code) from None
+            raise ToolError(str(problem), kind=ErrorKind(problem.kind)) from None
 
     setup = plan(options.replace_existing)
     if not options.json:
@@ -303,17 +291,17 @@ def _provision(options: argparse.Namespace) -> int:
         )
     if not options.yes:
         if not sys.stdin.isatty():
-            raise CommandError(
+            raise ToolError(
                 "Not changing AWS without confirmation: stdin is not a terminal, so pass --yes "
                 "(or --dry-run to only see the plan).",
-                EXIT_USAGE,
+                kind=ErrorKind.USAGE,
             )
         if not _ask(f"Run these {len(setup.steps)} AWS calls?"):
             return _finish(options, summary, changed=False, message="Cancelled: nothing changed.")
     return _run(options, setup, summary)
 
 
-def _run(options: argparse.Namespace, setup: Any, summary: dict[str, Any]) -> int:
+def _run(options: argparse.Namespace, setup: Any, summary: dict[str, Any]) -> CommandResult:
     from tui.core.iam.provision import StepOutcome, execute
 
     def show(outcome: StepOutcome) -> None:
@@ -329,12 +317,10 @@ def _run(options: argparse.Namespace, setup: Any, summary: dict[str, Any]) -> in
             for line in result.follow_up:
                 print(line)
         return _finish(options, summary, changed=True, message="Done.")
-    code = EXIT_AWS
+    changed = any(outcome.status == "done" for outcome in result.outcomes)
+    failure = ToolError(str(result.error), kind=ErrorKind.AWS, changed=changed, **summary)
     if options.json:
-        changed = any(outcome.status == "done" for outcome in result.outcomes)
-        payload = {"ok": False, "changed": changed, "error": result.error, **summary}
-        emit_json("provision", payload, code)
-        return code
+        raise failure
     error(f"Stopped: {result.error}")
     _section("What exists in AWS now:", result.exists_now or ())
     if result.survey_error:
@@ -343,7 +329,7 @@ def _run(options: argparse.Namespace, setup: Any, summary: dict[str, Any]) -> in
     _section(
         "To undo what was done (not needed to retry; a rerun reuses it):", result.undo_commands
     )
-    return code
+    return CommandResult(summary, changed=changed, exit_code=exit_code(failure.kind), ok=False)
 
 
 def _section(title: str, lines: Sequence[str]) -> None:
@@ -355,13 +341,12 @@ def _section(title: str, lines: Sequence[str]) -> None:
 
 def _finish(
     options: argparse.Namespace, summary: dict[str, Any], *, changed: bool, message: str
-) -> int:
-    if options.json:
-        payload = {"ok": True, "changed": changed, "dry_run": options.dry_run, "message": message}
-        emit_json("provision", {**payload, **summary}, EXIT_OK)
-    else:
+) -> CommandResult:
+    if not options.json:
         print(message)
-    return EXIT_OK
+    return CommandResult(
+        {"dry_run": options.dry_run, "message": message, **summary}, changed=changed
+    )
 
 
 def _ask(question: str) -> bool:

@@ -6,30 +6,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime
 from typing import Any
 
-from tui.cli import EXIT_AWS, EXIT_CONFIG, EXIT_KEYRING, EXIT_OK, EXIT_USAGE, EXIT_VERIFY
 from tui.commands.apply import read_secret
-from tui.commands.output import CommandError, emit_json, error
+from tui.commands.output import STEP_MARKS, CommandResult, run_command
+from tui.core.errors import ErrorKind, ToolError, UsageProblem
+from tui.core.exit_codes import EXIT_OK, exit_code
+from tui.core.redact import shown
 from tui.core.secret import Secret
+from tui.core.steps import Step
 from tui.core.validate import ValidationError, clean_secret
+from tui.services import Services
 
-EXIT_BY_KIND = {
-    "usage": EXIT_USAGE,
-    "config": EXIT_CONFIG,
-    "keyring": EXIT_KEYRING,
-    "aws": EXIT_AWS,
-    "verify": EXIT_VERIFY,
-}
-STEP_MARKS = {
-    "running": "…",
-    "done": "✓",
-    "skipped": "-",
-    "failed": "✗",
-    "rolled back": "↺",
-    "warning": "!",
-}
 OUTCOME_TEXT = {
     "rotated": "Rotated: Rundeck uses the new key.",
     "partial": "Rotated with a warning: Rundeck uses the new key, but not everything finished.",
@@ -46,53 +34,41 @@ MANUAL_OUTCOME_TEXT = OUTCOME_TEXT | {
 MANUAL_OPTIONS = ("access_key_id", "secret_stdin", "secret_file", "secret_env", "allow_other_user")
 
 
-def run_rotate(options: argparse.Namespace) -> int:
-    try:
-        return _rotate(options)
-    except CommandError as problem:
-        if options.json:
-            emit_json("rotate", {"ok": False, "error": str(problem)}, problem.exit_code)
-        else:
-            error(str(problem))
-        return problem.exit_code
+def run_rotate(options: argparse.Namespace, services: Services) -> int:
+    return run_command("rotate", options, lambda: _rotate(options, services))
 
 
-def _rotate(options: argparse.Namespace) -> int:
-    from tui.core.keystore import KeyStore
-    from tui.core.rotation import RotationError, check_new_key, inspect_interrupted
+def _rotate(options: argparse.Namespace, services: Services) -> CommandResult:
+    from tui.core.rotation import check_new_key, inspect_interrupted
 
     pasted = _pasted_key(options)
-    target = _choose_target(options)
-    keystore = KeyStore()
-    problem = keystore.usability_problem(
-        allow_insecure=getattr(options, "allow_insecure_keyring", False)
-    )
+    target = choose_target(services, options)
+    keystore = services.keystore()
+    problem = keystore.usability_problem(allow_insecure=services.allow_insecure_keyring)
     if problem is not None:
-        raise CommandError(problem, EXIT_KEYRING)
+        raise ToolError(problem, kind=ErrorKind.KEYRING)
     interrupted = None
     if target.interrupted is not None:
-        try:
-            interrupted = inspect_interrupted(target, keystore=keystore)
-        except RotationError as failure:
-            raise CommandError(str(failure), EXIT_BY_KIND[failure.kind]) from None
+        interrupted = inspect_interrupted(target, keystore=keystore)
     elif options.resume:
-        raise CommandError(
-            f"There is no interrupted rotation for {target.label} to resume.", EXIT_USAGE
+        raise ToolError(
+            f"There is no interrupted rotation for {target.label} to resume.",
+            kind=ErrorKind.USAGE,
         )
     if interrupted is not None:
         if not options.resume or options.resume not in interrupted.actions:
             choices = " or ".join(f"--resume {action}" for action in interrupted.actions)
-            raise CommandError(
+            raise ToolError(
                 f"A rotation of {target.label} was interrupted (phase {interrupted.phase}). "
                 f"{interrupted.explanation}" + (f" Rerun with {choices}." if choices else ""),
-                EXIT_USAGE,
+                kind=ErrorKind.USAGE,
             )
         question = f"{options.resume.capitalize()} the interrupted rotation of {target.label}?"
     elif pasted is not None:
         try:
             pasted = (check_new_key(target, pasted[0]), pasted[1])
-        except RotationError as failure:
-            raise CommandError(f"{failure} Nothing was changed.", EXIT_USAGE) from None
+        except ToolError as failure:
+            raise UsageProblem(f"{failure} Nothing was changed.") from None
         question = (
             f"Switch {target.label} ({target.properties_file}) from {target.access_key_id} "
             f"to {pasted[0]}?"
@@ -105,13 +81,13 @@ def _rotate(options: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty() and not options.yes
     if not options.yes:
         if not sys.stdin.isatty():
-            raise CommandError(
+            raise ToolError(
                 "Not rotating without confirmation: stdin is not a terminal, so pass --yes.",
-                EXIT_USAGE,
+                kind=ErrorKind.USAGE,
             )
         if not _ask(question):
             print("Cancelled: nothing was changed.")
-            return EXIT_OK
+            return CommandResult({"message": "Cancelled: nothing was changed."})
     retire_old = options.keep_old or options.delete_old
     delete_old = options.delete_old
     if not retire_old and interactive:
@@ -123,25 +99,24 @@ def _rotate(options: argparse.Namespace) -> int:
         else:
             delete_old = _ask("Delete the old key at the end (otherwise it is kept, inactive)?")
     result = _run(
-        options, target, keystore, interrupted is not None, pasted, retire_old, delete_old
+        options, services, target, keystore, interrupted is not None, pasted, retire_old, delete_old
     )
-    code = EXIT_OK if result.outcome == "rotated" else EXIT_BY_KIND.get(result.error_kind, EXIT_OK)
-    if options.json:
-        payload: dict[str, Any] = {
-            "ok": code == EXIT_OK,
-            **result.to_json_dict(),
-            "scope": str(target.scope),
-            "project": target.project,
-            "manual": pasted is not None,
-            "resumed": interrupted is not None,
-            "interrupted": interrupted.to_json_dict() if interrupted else None,
-        }
-        # "ok" follows the exit code, as in every command's envelope.
-        payload["ok"] = code == EXIT_OK
-        emit_json("rotate", payload, code)
-    else:
+    failed = result.outcome != "rotated" and result.error_kind is not None
+    code = exit_code(result.error_kind) if failed and result.error_kind else EXIT_OK
+    payload: dict[str, Any] = {
+        **result.to_json_dict(),
+        "scope": str(target.scope),
+        "project": target.project,
+        "manual": pasted is not None,
+        "resumed": interrupted is not None,
+        "interrupted": interrupted.to_json_dict() if interrupted else None,
+    }
+    if failed:
+        payload["error_kind"] = str(result.error_kind)
+    if not options.json:
         _print_result(result, MANUAL_OUTCOME_TEXT if pasted is not None else OUTCOME_TEXT)
-    return code
+    changed = result.outcome in ("rotated", "partial", "failed")
+    return CommandResult(payload, changed=changed, exit_code=code)
 
 
 def _pasted_key(options: argparse.Namespace) -> tuple[str, Secret] | None:
@@ -150,26 +125,28 @@ def _pasted_key(options: argparse.Namespace) -> tuple[str, Secret] | None:
     given = [f"--{name.replace('_', '-')}" for name in MANUAL_OPTIONS if getattr(options, name)]
     if not options.manual:
         if given:
-            raise CommandError(f"{given[0]} goes with --manual.", EXIT_USAGE)
+            raise ToolError(f"{given[0]} goes with --manual.", kind=ErrorKind.USAGE)
         return None
     if options.resume:
-        raise CommandError(
+        raise ToolError(
             "--manual does not resume a rotation; finish or roll back the interrupted one "
             "first (--resume without --manual).",
-            EXIT_USAGE,
+            kind=ErrorKind.USAGE,
         )
     if options.delete_inactive:
-        raise CommandError(
+        raise ToolError(
             "--delete-inactive makes room for a key that rotate creates; with --manual the new "
             "key exists already.",
-            EXIT_USAGE,
+            kind=ErrorKind.USAGE,
         )
     if not options.access_key_id:
-        raise CommandError("--manual needs --access-key-id: the new key's id (AKIA…).", EXIT_USAGE)
+        raise ToolError(
+            "--manual needs --access-key-id: the new key's id (AKIA…).", kind=ErrorKind.USAGE
+        )
     if options.secret_stdin and not options.yes:
-        raise CommandError(
+        raise ToolError(
             "With --secret-stdin, stdin holds the secret and cannot answer a question: pass --yes.",
-            EXIT_USAGE,
+            kind=ErrorKind.USAGE,
         )
     return options.access_key_id, _new_secret(options)
 
@@ -180,38 +157,32 @@ def _new_secret(options: argparse.Namespace) -> Secret:
         # Taken out of the environment, as apply does, so no child process inherits it.
         value = os.environ.pop(options.secret_env, "")
         if not value:
-            raise CommandError(
-                f"The environment variable {options.secret_env} is not set or empty.", EXIT_USAGE
+            raise UsageProblem(
+                f"The environment variable {shown(options.secret_env)} is not set or empty."
             )
         try:
             return clean_secret(value)
         except ValidationError as problem:
-            raise CommandError(str(problem), EXIT_USAGE) from None
+            raise ToolError(str(problem), kind=ErrorKind.USAGE) from None
     secret = read_secret(options)
     if secret is None:
-        raise CommandError(
+        raise ToolError(
             "--manual needs the new key's secret: pass it with --secret-stdin, --secret-file "
             "FILE, --secret-env VAR or PA_AWS_SECRET_ACCESS_KEY, never on the command line.",
-            EXIT_USAGE,
+            kind=ErrorKind.USAGE,
         )
     return secret
 
 
-def _choose_target(options: argparse.Namespace) -> Any:
+def choose_target(services: Services, options: argparse.Namespace) -> Any:
+    """The one access-key setup to rotate: the scope given, or the only one there is."""
     from tui.core.model import Scope
     from tui.core.rotation import RotationError, load_target
-    from tui.core.rundeck import RundeckError, find_install
 
-    try:
-        install = find_install(options.rdeck_base)
-    except RundeckError as problem:
-        raise CommandError(str(problem), EXIT_CONFIG) from None
+    install = services.install()
     if options.system or options.project:
         scope = Scope.SYSTEM if options.system else Scope.PROJECT
-        try:
-            return load_target(install, scope, options.project)
-        except RotationError as problem:
-            raise CommandError(str(problem), EXIT_BY_KIND[problem.kind]) from None
+        return load_target(install, scope, options.project)
     found = []
     for scope, project in [(Scope.SYSTEM, None)] + [
         (Scope.PROJECT, name) for name in install.list_projects()
@@ -223,15 +194,17 @@ def _choose_target(options: argparse.Namespace) -> Any:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise CommandError(
-            "No setup of this install uses an access key: nothing to rotate.", EXIT_USAGE
+        raise ToolError(
+            "No setup of this install uses an access key: nothing to rotate.",
+            kind=ErrorKind.USAGE,
         )
     names = ", ".join("--system" if t.project is None else f"--project {t.project}" for t in found)
-    raise CommandError(f"Several setups use an access key; choose one: {names}.", EXIT_USAGE)
+    raise ToolError(f"Several setups use an access key; choose one: {names}.", kind=ErrorKind.USAGE)
 
 
 def _run(
     options: argparse.Namespace,
+    services: Services,
     target: Any,
     keystore: Any,
     resuming: bool,
@@ -240,7 +213,6 @@ def _run(
     delete_old: bool,
 ) -> Any:
     from tui.core.rotation import (
-        RotationStep,
         SpareKey,
         manual_rotate,
         resume_rotation,
@@ -249,9 +221,9 @@ def _run(
 
     interactive = sys.stdin.isatty() and not options.yes
 
-    def show(step: RotationStep) -> None:
+    def show(step: Step) -> None:
         if not options.json:
-            mark = STEP_MARKS.get(step.status, "•")
+            mark = STEP_MARKS.get(str(step.status), "•")
             print(f"  {mark} {step.name}: {step.detail}", flush=True)
 
     def consent(spare: SpareKey) -> bool:
@@ -266,10 +238,10 @@ def _run(
 
     common: dict[str, Any] = {
         "keystore": keystore,
-        "clock": _now,
+        "clock": services.clock,
         "on_step": show,
         "wait_seconds": options.wait_seconds,
-        "allow_insecure": getattr(options, "allow_insecure_keyring", False),
+        "allow_insecure": services.allow_insecure_keyring,
         "delete_old": delete_old,
     }
     if resuming:
@@ -305,7 +277,3 @@ def _ask(question: str) -> bool:
     except EOFError:
         return False
     return reply.strip().lower() in ("y", "yes")
-
-
-def _now() -> datetime:
-    return datetime.now().astimezone().replace(microsecond=0)

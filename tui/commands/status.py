@@ -3,50 +3,36 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from typing import Any
 
-from tui.cli import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
-from tui.commands.output import emit_json, error
+from tui.commands.output import CommandResult, run_command
+from tui.core.errors import UsageProblem
+from tui.services import Services
 
 SEVERITY_MARKS = {"error": "✗", "warning": "!", "info": "·"}
 
 
-def run_status(options: argparse.Namespace) -> int:
-    from tui.core.keystore import KeyStore
-    from tui.core.rundeck import RundeckError, find_install
+def run_status(options: argparse.Namespace, services: Services) -> int:
+    return run_command("status", options, lambda: _status(options, services))
+
+
+def _status(options: argparse.Namespace, services: Services) -> CommandResult:
     from tui.core.status import add_detection, collect_status, uses_roles
 
     if options.max_age_days < 1:
-        return _fail(options, "--max-age-days must be at least 1.", EXIT_USAGE)
-    try:
-        install = find_install(options.rdeck_base)
-    except RundeckError as problem:
-        return _fail(options, str(problem), EXIT_CONFIG)
+        raise UsageProblem("--max-age-days must be at least 1.")
     status = collect_status(
-        install,
-        keystore_factory=KeyStore,
-        clock=_now,
+        services.install(),
+        keystore_factory=services.keystore,
+        clock=services.clock,
         max_age_days=options.max_age_days,
         ask_aws=not options.no_aws,
     )
     if not options.no_aws and uses_roles(status):
-        from tui.core.detect import detect_environment
-
-        add_detection(status, detect_environment())
-    if options.json:
-        emit_json("status", {"ok": True, **status.to_json_dict()}, EXIT_OK)
-    else:
+        add_detection(status, services.detect(lambda update: None))
+    if not options.json:
         print(format_status(status))
-    return EXIT_OK
-
-
-def _fail(options: argparse.Namespace, message: str, code: int) -> int:
-    if options.json:
-        emit_json("status", {"ok": False, "error": message}, code)
-    else:
-        error(message)
-    return code
+    return CommandResult(status.to_json_dict())
 
 
 def format_status(status: Any) -> str:
@@ -96,7 +82,3 @@ def _iam_summary(iam: Any) -> str:
     if iam.error is not None and iam.age_days is None:
         parts.append("age unknown: the key may not read its own IAM details")
     return "  (" + ", ".join(parts) + ")"
-
-
-def _now() -> datetime:
-    return datetime.now().astimezone().replace(microsecond=0)

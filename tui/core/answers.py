@@ -10,6 +10,7 @@ from typing import Any
 
 import tomli_w
 
+from tui.core.errors import UsageProblem
 from tui.core.keystore import KeyPathError, default_key_path, validate_key_path
 from tui.core.model import Answers, Method, Scope
 from tui.core.rundeck import validate_project_name
@@ -19,7 +20,7 @@ ANSWER_FIELDS = ("method", "scope", "project", "region", "access_key_id", "key_p
 FORBIDDEN_FIELDS = ("secret", "secret_key", "secret_access_key", "aws_secret_access_key")
 
 
-class AnswersError(ValueError):
+class AnswersError(UsageProblem, ValueError):
     """Answers that cannot make a setup; the message names the field and the problem."""
 
 
@@ -54,7 +55,9 @@ def build_answers(values: Mapping[str, Any]) -> Answers:
                 raise AnswersError("The access-key method needs --access-key-id.")
             access_key_id = validate_access_key_id(str(values["access_key_id"]))
             key_path = validate_key_path(
-                str(values.get("key_path") or default_key_path(project)), project=project
+                str(values.get("key_path") or default_key_path(project)),
+                project=project,
+                system_scope=scope is Scope.SYSTEM,
             )
         elif values.get("access_key_id"):
             raise AnswersError(f"--access-key-id does not apply to the {method} method.")

@@ -5,14 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tui.core.errors import ErrorKind, ToolError
 from tui.core.secret import Secret
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 5.0
 
 
-class AwsError(Exception):
+class AwsError(ToolError):
     """AWS refused or could not be reached; ``offline`` tells the two apart for the user."""
+
+    kind = ErrorKind.AWS
 
     def __init__(self, message: str, *, offline: bool = False, code: str | None = None) -> None:
         super().__init__(message)
@@ -54,7 +57,9 @@ def client(
         aws_secret_access_key=secret.reveal() if secret is not None else None,
         region_name=region or "us-east-1",
     )
-    return session.client(service, config=config)
+    # The stubs type client() per literal service name; ours is any name, so typed loosely.
+    make_client: Any = session.client
+    return make_client(service, config=config)
 
 
 def translate_error(error: Exception, action: str) -> AwsError:

@@ -7,7 +7,7 @@ class, and ``tui.core.exit_codes`` turns a kind into the process's exit code.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
 
 class ErrorKind(StrEnum):
@@ -24,28 +24,31 @@ class ErrorKind(StrEnum):
 class ToolError(Exception):
     """A failure whose message is safe to show as it is: it never holds a secret.
 
-    Subclasses fix ``kind``; an instance may override it when one class covers several
-    kinds (``kind=`` at construction). ``details`` go into the JSON error envelope.
+    Subclasses fix ``kind`` as a class attribute; an instance overrides it only where one
+    class covers several kinds (``kind=`` at construction, as a rotation's failures do).
+    ``details`` go into the JSON error envelope beside the message.
     """
 
-    kind: ClassVar[ErrorKind] = ErrorKind.CONFIG
+    kind: ErrorKind = ErrorKind.CONFIG
 
-    def __init__(
-        self, message: str, *, kind: ErrorKind | None = None, **details: Any
-    ) -> None:
+    def __init__(self, message: str, *, kind: ErrorKind | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = details
         if kind is not None:
-            self._kind = kind
-
-    @property
-    def error_kind(self) -> ErrorKind:
-        """The kind of this failure: the instance's own, else the class's."""
-        return getattr(self, "_kind", type(self).kind)
+            self.kind = kind
 
     def __str__(self) -> str:
         return self.message
+
+    def with_suffix(self, suffix: str, **details: Any) -> ToolError:
+        """The same failure, of the same kind, with a sentence added and more details."""
+        separator = "\n" if "\n" in self.message else " "
+        return ToolError(
+            f"{self.message}{separator}{suffix}".strip(),
+            kind=self.kind,
+            **{**self.details, **details},
+        )
 
 
 class UsageProblem(ToolError):

@@ -8,7 +8,6 @@ module raises carries it: backend exceptions are translated, never chained.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ import keyring.backend
 import keyring.errors
 from keyring.backends import chainer, fail, null
 
+from tui.core.errors import ErrorKind, ToolError
+from tui.core.names import KEY_PATH_CHARACTER, is_project_name
 from tui.core.secret import Secret
 
 SERVICE = "pa-aws-setup"
@@ -32,8 +33,6 @@ DEFAULT_TIMEOUT = 120.0
 Security = Literal["secure", "insecure", "none"]
 T = TypeVar("T")
 
-_KEY_PATH_CHARACTERS = re.compile(r"[A-Za-z0-9._/-]")
-_PROJECT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 # Backends that keep secrets encrypted at rest (an OS keychain, or a password-encrypted file),
 # matched by exact class: a subclass may change how it stores, so it counts as unknown.
@@ -69,8 +68,10 @@ PLAINTEXT_BACKENDS = frozenset(
 _PLAINTEXT_WORDS = ("plaintext", "unencrypted", "plain_text", "cleartext")
 
 
-class KeyStoreError(Exception):
+class KeyStoreError(ToolError):
     """A keyring operation that failed; the message is safe to show and never holds a secret."""
+
+    kind = ErrorKind.KEYRING
 
 
 class KeyringUnavailableError(KeyStoreError):
@@ -91,6 +92,8 @@ class InsecureKeyringError(KeyStoreError):
 
 class KeyPathError(KeyStoreError, ValueError):
     """A key-storage path Rundeck would not accept, or one outside the project's folder."""
+
+    kind = ErrorKind.USAGE
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,11 @@ def default_key_path(project: str | None) -> str:
     return f"keys/project/{project}/aws/secret-key"
 
 
-def validate_key_path(path: str, *, project: str | None) -> str:
+def validate_key_path(path: str, *, project: str | None, system_scope: bool = False) -> str:
     """The path with surrounding blanks removed, or a KeyPathError saying which rule it breaks.
+
+    A project's key lives under ``keys/project/<project>/``; a system-scope key never does
+    (that folder belongs to the project, whose secret it would overwrite).
 
     Messages describe the rule rather than repeat the input, in case a secret was pasted there.
     """
@@ -136,11 +142,11 @@ def validate_key_path(path: str, *, project: str | None) -> str:
         raise KeyPathError("A key-storage path separates folders with '/', not '\\'.")
     if any(character.isspace() for character in candidate):
         raise KeyPathError("A key-storage path cannot contain spaces or other blanks.")
-    refused = sorted({c for c in candidate if not _KEY_PATH_CHARACTERS.fullmatch(c)})
+    refused = sorted({c for c in candidate if not KEY_PATH_CHARACTER.fullmatch(c)})
     if refused:
         shown = " ".join(repr(c) for c in refused[:5])
         raise KeyPathError(
-            f"A key-storage path has only letters, digits, '.', '_', '-' and '/'; "
+            f"A key-storage path has only letters, digits, '.', ',', '+', '_', '-' and '/'; "
             f"this one also has {shown}."
         )
     if candidate.startswith("/keys/"):
@@ -154,8 +160,13 @@ def validate_key_path(path: str, *, project: str | None) -> str:
         )
     if any(segment in (".", "..") for segment in segments):
         raise KeyPathError("A key-storage path cannot contain '.' or '..' folders.")
+    if system_scope and candidate.startswith("keys/project/"):
+        raise KeyPathError(
+            "keys/project/<name>/ belongs to that project: a system-wide key goes elsewhere, "
+            f"as in {example}."
+        )
     if project is not None:
-        if not _PROJECT_NAME.fullmatch(project):
+        if not is_project_name(project):
             raise KeyPathError("The project name is not one Rundeck accepts.")
         folder = f"keys/project/{project}/"
         if not candidate.startswith(folder) or len(segments) < 4:
@@ -270,8 +281,13 @@ def _default_clock() -> datetime:
     return datetime.now().astimezone().replace(microsecond=0)
 
 
-class _Timeout(Exception):
+class _Timeout(ToolError):
     """Internal: a backend call that did not return in time."""
+
+    kind = ErrorKind.KEYRING
+
+    def __init__(self) -> None:
+        super().__init__("the keyring did not answer in time")
 
 
 class KeyStore:

@@ -12,6 +12,8 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 
+from tui.core.errors import ConfigProblem, ToolError
+
 __all__ = [
     "PropertiesDocument",
     "PropertiesError",
@@ -30,7 +32,7 @@ _ESCAPED_CONTROLS = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": 
 _KEY_SEPARATORS = frozenset("=: #!")
 
 
-class PropertiesError(ValueError):
+class PropertiesError(ConfigProblem, ValueError):
     """Text that is not a loadable properties file, or an edit that cannot be made safely."""
 
 
@@ -142,8 +144,11 @@ def _split_key_value(raw: str) -> tuple[str, str]:
     return raw[:key_length], raw[value_start:]
 
 
-class _MalformedEscapeError(Exception):
-    pass
+class _MalformedEscapeError(ToolError):
+    """Internal: a malformed \\uXXXX escape, which Java refuses too."""
+
+    def __init__(self) -> None:
+        super().__init__("malformed \\uxxxx encoding")
 
 
 def _unescape(raw: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import tomli_w
 
+from tui.core.errors import ConfigProblem
 from tui.core.model import Method, Scope
 
 RECORD_NAME = "aws-setup.toml"
@@ -22,7 +23,7 @@ PASSWORD_CONTENT_TYPE = "application/x-rundeck-data-password"
 BOOKKEEPING_FIELDS = frozenset({"created_at", "updated_at", "properties_sha256"})
 
 
-class RecordError(Exception):
+class RecordError(ConfigProblem):
     """A record file that cannot be read; the message names the file and the problem."""
 
 

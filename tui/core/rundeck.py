@@ -8,12 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.core.errors import ConfigProblem, ErrorKind
 from tui.core.model import Method, Scope
+from tui.core.names import PROJECT_NAME_PATTERN, project_name_problem
 from tui.core.properties import PropertiesDocument, PropertiesError
-
-# Rundeck's own rule for resource names (FrameworkResource.VALID_RESOURCE_NAME_REGEX).
-PROJECT_NAME_PATTERN = re.compile(r"[-_a-zA-Z0-9+][-._a-zA-Z0-9+]*")
-PROJECT_NAME_MAX = 200
+from tui.core.writer import WriteError, read_existing
 
 PACKAGE_ETC = Path("etc/rundeck")
 PACKAGE_PROJECT_DIRS = (Path("var/lib/rundeck/projects"), Path("var/rundeck/projects"))
@@ -27,7 +26,7 @@ METHOD_SETTINGS: dict[Method, dict[str, str | None]] = {
 PROVIDER_METHODS = {"instance": Method.EC2, "container": Method.ECS}
 
 
-class RundeckError(Exception):
+class RundeckError(ConfigProblem):
     """A Rundeck install or project that cannot be used; the message says why and what to do."""
 
 
@@ -38,23 +37,14 @@ class InstallNotFoundError(RundeckError):
 class ProjectNameError(RundeckError, ValueError):
     """A project name Rundeck would reject, or one that could escape the projects folder."""
 
+    kind = ErrorKind.USAGE
+
 
 def validate_project_name(name: str) -> str:
     """Return ``name`` if Rundeck accepts it as a project name, else raise ProjectNameError."""
-    if not name:
-        raise ProjectNameError("The project name is empty.")
-    if "/" in name or "\\" in name or name in (".", ".."):
-        raise ProjectNameError(
-            "The project name contains a path separator or is '.'/'..'; "
-            "Rundeck project names are a single folder name."
-        )
-    if len(name) > PROJECT_NAME_MAX:
-        raise ProjectNameError(f"The project name is longer than {PROJECT_NAME_MAX} characters.")
-    if not PROJECT_NAME_PATTERN.fullmatch(name):
-        raise ProjectNameError(
-            "The project name has characters Rundeck rejects: use letters, digits "
-            "and - _ . + (not starting with a dot)."
-        )
+    problem = project_name_problem(name)
+    if problem is not None:
+        raise ProjectNameError(problem)
     return name
 
 
@@ -260,3 +250,15 @@ def has_existing_setup(install: RundeckInstall) -> bool:
         if read_aws_settings(document, scope).configured:
             return True
     return False
+
+
+def read_scope_settings(install: RundeckInstall, scope: Scope, project: str | None) -> AwsSettings:
+    """The AWS settings of one scope as Rundeck reads them from disk; empty when the file is
+    missing. Raises RundeckError (unreadable or malformed file)."""
+    path = install.target(scope, project)
+    try:
+        data = read_existing(path)
+        document = PropertiesDocument.parse_bytes(data or b"")
+    except (WriteError, PropertiesError) as error:
+        raise RundeckError(f"{path}: {error}") from None
+    return read_aws_settings(document, scope)

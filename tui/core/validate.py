@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from tui.core.errors import UsageProblem
 from tui.core.secret import Secret
 
 ACCESS_KEY_ID = re.compile(r"[A-Z0-9]{20}")
@@ -21,7 +22,7 @@ REFUSED_PREFIXES = {
 }
 
 
-class ValidationError(ValueError):
+class ValidationError(UsageProblem, ValueError):
     """Input that cannot be used; the message says why and never repeats a secret."""
 
 

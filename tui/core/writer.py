@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from tui.core.errors import ConfigProblem
+
 NEW_FILE_MODE = 0o640
 LOCK_NAME = ".pa-aws-setup.lock"
 
 
-class WriteError(Exception):
+class WriteError(ConfigProblem):
     """A configuration file that cannot be read or written safely; nothing was changed."""
 
 

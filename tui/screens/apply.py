@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Button, Static
 
-from tui.core.setup import StepResult
+from tui.core.steps import Step
 from tui.messages import ApplyFinished, ApplyProgress
 from tui.screens.base import WizardStep
 
@@ -60,7 +60,7 @@ class ApplyScreen(WizardStep):
         )
         self.post_message(ApplyFinished(result))
 
-    def report_step(self, step: StepResult) -> None:
+    def report_step(self, step: Step) -> None:
         self.post_message(ApplyProgress(step))
 
     @on(ApplyProgress)

@@ -39,7 +39,8 @@ class DoneScreen(WizardStep):
             summary.append(f"{plan.record_path}\n")
             if plan.keyring is not None:
                 summary.append("Keyring  ", style="bold")
-                summary.append(f"{plan.keyring.path} (password, {plan.keyring.backend.name})\n")
+                backend = plan.keyring.backend.name if plan.keyring.backend else "keyring"
+                summary.append(f"{plan.keyring.path} (password, {backend})\n")
         if result is not None and result.backup is not None:
             summary.append("Backup   ", style="bold")
             summary.append(f"{result.backup.name} (beside it)\n")

@@ -51,7 +51,8 @@ class ReviewScreen(WizardStep):
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
     def make_plan(self) -> None:
         from tui.core.keystore import KeyStoreError
-        from tui.core.setup import SetupError, plan_setup
+        from tui.core.errors import ToolError
+        from tui.core.setup import plan_setup
 
         install, problem = self.wizard.rundeck_install()
         plan = None
@@ -73,8 +74,9 @@ class ReviewScreen(WizardStep):
                     keystore=keystore,
                     secret=self.state.secret,
                     clock=self.services.clock,
+                    allow_insecure=self.services.allow_insecure_keyring,
                 )
-            except (SetupError, KeyStoreError, ValueError) as error:
+            except (ToolError, ValueError) as error:
                 problem = str(error)
         if not get_current_worker().is_cancelled:
             self.post_message(PlanReady(plan, problem))
@@ -98,7 +100,8 @@ class ReviewScreen(WizardStep):
                 verb = "Keep (unchanged)"
             keyring.append("Keyring: ", style="bold")
             keyring.append(f"{verb} {secret} at {plan.keyring.path}\n")
-            keyring.append(f"  type password · backend {backend.name} ({backend.security})")
+            if backend is not None:
+                keyring.append(f"  type password · backend {backend.name} ({backend.security})")
         else:
             keyring.append("Keyring: ", style="bold")
             keyring.append("nothing to store (a role gives the credentials)", style="dim")
@@ -113,9 +116,17 @@ class ReviewScreen(WizardStep):
         else:
             warnings.display = False
         apply_button = self.query_one("#apply", Button)
-        apply_button.disabled = not plan.changes_anything
-        if not plan.changes_anything:
+        apply_button.disabled = not plan.changes_anything or bool(plan.blockers)
+        if plan.blockers:
+            blocked = "\n".join(f"✗ {blocker.message}" for blocker in plan.blockers)
+            status.update(
+                Text(f"{blocked}\nNothing can be applied until this is fixed.", style="bold red")
+            )
+        elif not plan.changes_anything:
             status.update(Text("Nothing to change: this setup is already in place.", style="green"))
+        elif plan.recovery is not None:
+            warnings.display = True
+            warnings.update(Text(f"⚠ {plan.recovery.describe()}", style="yellow"))
         apply_button.focus()
 
     @on(PasteReady)

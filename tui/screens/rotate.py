@@ -22,7 +22,8 @@ from tui.screens.base import WizardStep
 from tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
-    from tui.core.rotation import RotationResult, RotationStep, RotationTarget, SpareKey
+    from tui.core.rotation import RotationResult, RotationTarget, SpareKey
+    from tui.core.steps import Step
 
 STEP_STYLE = {
     "running": ("…", "yellow"),
@@ -55,7 +56,7 @@ def aligned_grid(labels: int) -> Table:
     return table
 
 
-def steps_table(steps: Iterable[RotationStep]) -> Table:
+def steps_table(steps: Iterable[Step]) -> Table:
     """One row per step: its mark, its name, and its detail."""
     table = aligned_grid(labels=2)
     for step in steps:
@@ -115,7 +116,7 @@ class RotationView(WizardStep):
         self.running = False
         self.started = False  # once something may have changed, Status reads the setup again
         self.result: RotationResult | None = None
-        self.steps: dict[str, RotationStep] = {}
+        self.steps: dict[str, Step] = {}
         # A question a worker waits on; answered "no" if the screen goes away first.
         self.pending: Reply | None = None
         self.closed = False
@@ -129,11 +130,12 @@ class RotationView(WizardStep):
         return self.result is not None
 
     def target(self) -> RotationTarget:
+        from tui.core.errors import ErrorKind
         from tui.core.rotation import RotationError, load_target
 
         install, problem = self.wizard.rundeck_install()
         if install is None:
-            raise RotationError(problem or "No Rundeck install was found.", "config")
+            raise RotationError(problem or "No Rundeck install was found.", ErrorKind.CONFIG)
         return load_target(install, self.scope, self.project)
 
     def begin(self) -> None:
@@ -152,7 +154,7 @@ class RotationView(WizardStep):
             return not self.running and not self.finished
         return True
 
-    def report(self, step: RotationStep) -> None:
+    def report(self, step: Step) -> None:
         """Called from the worker thread for every step."""
         self.post_message(RotationProgress(step))
 
@@ -177,7 +179,7 @@ class RotationView(WizardStep):
 
     @on(RotationProgress)
     def show_step(self, message: RotationProgress) -> None:
-        step = cast("RotationStep", message.step)
+        step = cast("Step", message.step)
         # One line per step name: "running" turns into its result in place.
         self.steps[step.name] = step
         self.query_one("#rotate-steps", Static).update(steps_table(self.steps.values()))

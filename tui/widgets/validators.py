@@ -49,7 +49,8 @@ class KeyPathValidator(Validator):
 
     def validate(self, value: str) -> ValidationResult:
         try:
-            validate_key_path(value.strip(), project=self.project())
+            project = self.project()
+            validate_key_path(value.strip(), project=project, system_scope=project is None)
         except (KeyPathError, ValueError) as error:
             return self.failure(str(error))
         return self.success()

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tui.core.detect.model import Diagnosis, _RoleCredentials
+from tui.core.errors import ErrorKind, ToolError
 from tui.core.secret import Secret
 
 MAX_BODY = 64 * 1024
@@ -38,17 +39,20 @@ class _Deadline:
         return max(0.0, self.end - time.monotonic())
 
 
-class _ConnectTimeout(TimeoutError):
+class _ConnectTimeout(ToolError, TimeoutError):
     """Nothing accepted the connection in time (packets dropped), unlike a silent server."""
 
+    kind = ErrorKind.AWS
 
-class _Failure(Exception):
+
+class _Failure(ToolError):
     """A probe step failed; carries the diagnosis and a message free of secrets."""
+
+    kind = ErrorKind.AWS
 
     def __init__(self, diagnosis: Diagnosis, message: str) -> None:
         super().__init__(message)
         self.diagnosis = diagnosis
-        self.message = message
 
 
 def _http(method: str, url: str, *, headers: Mapping[str, str], timeout: float) -> _Reply:

@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from tui.core.errors import ConfigProblem, UsageProblem
+
 PACKAGE = "tui.core.iam"
 CATALOG_FILE = "plugins.toml"
 
 
-class CatalogError(Exception):
+class CatalogError(ConfigProblem):
     """The packaged catalog data is malformed: a bug in the package, never user input."""
 
 
-class UnknownPlugin(ValueError):
+class UnknownPlugin(UsageProblem, ValueError):
     """One or more plugin names are not in the catalog; the message lists the valid ids."""
 
     def __init__(self, unknown: Iterable[str], valid_ids: Iterable[str]) -> None:

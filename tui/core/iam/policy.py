@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from tui.core.errors import UsageProblem
 from tui.core.iam.catalog import Plugin, ResourceKind, ResourceTarget, resource_kinds, sort_actions
 from tui.core.iam.catalog import plugins as catalog_plugins
 from tui.core.model import Method
@@ -47,7 +48,7 @@ REGION = r"[a-z0-9*?-]+"
 ACCOUNT = r"\d{12}|\*"
 
 
-class BadResource(ValueError):
+class BadResource(UsageProblem, ValueError):
     """A resource the user named is of an unknown kind, malformed, or narrows nothing."""
 
 

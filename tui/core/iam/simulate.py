@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tui.core import aws
+from tui.core.errors import ErrorKind, ToolError
 from tui.core.secret import Secret
 from tui.core.status import ClientFactory
 
@@ -89,8 +90,10 @@ class PolicyCheck:
         }
 
 
-class SimulationUnavailable(Exception):
+class SimulationUnavailable(ToolError):
     """The simulation could not be run; the message says why, honestly and without secrets."""
+
+    kind = ErrorKind.AWS
 
 
 # --- the pure mapping ------------------------------------------------------------------------

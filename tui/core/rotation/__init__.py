@@ -12,6 +12,7 @@ resume: an interrupted rotation.
 
 from __future__ import annotations
 
+from tui.core.errors import ErrorKind
 from tui.core.rotation.engine import ConfirmDelete, SpareKey, rotate_key
 from tui.core.rotation.manual import check_new_key, manual_rotate
 from tui.core.rotation.results import (
@@ -20,15 +21,11 @@ from tui.core.rotation.results import (
     Outcome,
     ResumeAction,
     RotationResult,
-    RotationStep,
-    StepCallback,
-    StepStatus,
 )
 from tui.core.rotation.resume import inspect_interrupted, resume_rotation
 from tui.core.rotation.run import DEFAULT_WAIT_SECONDS, Clock, RunSettings
 from tui.core.rotation.target import (
     PREVIOUS_SUFFIX,
-    ErrorKind,
     RotationError,
     RotationTarget,
     load_target,
@@ -47,12 +44,9 @@ __all__ = [
     "ResumeAction",
     "RotationError",
     "RotationResult",
-    "RotationStep",
     "RotationTarget",
     "RunSettings",
     "SpareKey",
-    "StepCallback",
-    "StepStatus",
     "check_new_key",
     "inspect_interrupted",
     "load_target",

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, NoReturn, Unpack
 
 from tui.core.aws import AwsError
+from tui.core.errors import ErrorKind
 from tui.core.record import RotationState
 from tui.core.rotation.results import FinalState, RotationResult
 from tui.core.rotation.retire import retire_old
@@ -24,8 +25,9 @@ from tui.core.rotation.run import (
     RunSettings,
 )
 from tui.core.rotation.switch import SwitchFailed, switch_to_new
-from tui.core.rotation.target import ErrorKind, RotationTarget
+from tui.core.rotation.target import RotationTarget
 from tui.core.secret import Secret
+from tui.core.steps import StepStatus
 from tui.core.writer import WriteError
 
 
@@ -66,46 +68,46 @@ def _rotate(run: Run, delete_old: bool, confirm: ConfirmDelete | None) -> None:
     if data != target.data:
         raise run.refuse(
             f"{target.properties_file} changed since it was read; look at it again and retry.",
-            "config",
+            ErrorKind.CONFIG,
         )
     if run.record.rotation is not None:
         raise run.refuse(
             "An earlier rotation was interrupted; finish or roll it back first "
             "(pa-aws-setup rotate --resume finish|rollback).",
-            "usage",
+            ErrorKind.USAGE,
         )
-    run.step("identify", "running", f"asking AWS STS who owns {old_id}")
+    run.step("identify", StepStatus.RUNNING, f"asking AWS STS who owns {old_id}")
     old_secret = run.keyring_get(target.key_path)
     if old_secret is None:
         raise run.refuse(
             f"No secret is stored at {target.key_path}, so the current key cannot be used to "
             "create its successor. Rotate manually with a key created in the AWS console.",
-            "keyring",
+            ErrorKind.KEYRING,
         )
     try:
         identity = run.identify(old_id, old_secret, patient=False)
     except AwsError as error:
-        raise run.refuse(f"The current key does not work: {error}", "aws") from None
+        raise run.refuse(f"The current key does not work: {error}", ErrorKind.AWS) from None
     if identity.iam_user is None:
         raise run.refuse(
             f"The current key belongs to {identity.arn}, not to an IAM user; only IAM user "
             "keys can be rotated.",
-            "usage",
+            ErrorKind.USAGE,
         )
     run.iam_user = result.iam_user = identity.iam_user
-    run.step("identify", "done", f"IAM user {identity.iam_user} ({identity.arn})")
+    run.step("identify", StepStatus.DONE, f"IAM user {identity.iam_user} ({identity.arn})")
     old_iam = run.client("iam", old_id, old_secret)
     _make_room(run, old_iam, old_id, confirm)
     new_id, new_secret = _create(run, old_iam, old_id)
     try:
-        run.step("wait", "running", f"waiting until AWS accepts {new_id}")
+        run.step("wait", StepStatus.RUNNING, f"waiting until AWS accepts {new_id}")
         new_identity = run.identify(new_id, new_secret, patient=True)
         if new_identity.arn != identity.arn:
             raise AwsError(f"The new key authenticates as {new_identity.arn}, not {identity.arn}.")
-        run.step("wait", "done", f"{new_id} authenticates")
+        run.step("wait", StepStatus.DONE, f"{new_id} authenticates")
     except AwsError as error:
-        run.step("wait", "failed", str(error))
-        _discard_new_key(run, old_iam, new_id, f"The new key never worked: {error}", "aws")
+        run.step("wait", StepStatus.FAILED, str(error))
+        _discard_new_key(run, old_iam, new_id, f"The new key never worked: {error}", ErrorKind.AWS)
     try:
         switch_to_new(
             run,
@@ -146,18 +148,20 @@ def _switch_left_apart(run: Run, old_id: str, new_id: str, error: SwitchFailed) 
 
 def _make_room(run: Run, old_iam: Any, old_id: str, confirm: ConfirmDelete | None) -> None:
     """Step 2: the two-key limit. Deletes only an inactive spare: ours, or with consent."""
-    run.step("key-limit", "running", f"listing the access keys of {run.iam_user}")
+    run.step("key-limit", StepStatus.RUNNING, f"listing the access keys of {run.iam_user}")
     try:
         keys = run.list_keys(old_iam)
     except AwsError as error:
         raise run.refuse(
-            f"Cannot list the keys of {run.iam_user} with the current key: {error}", "aws"
+            f"Cannot list the keys of {run.iam_user} with the current key: {error}", ErrorKind.AWS
         ) from None
     if not any(key.get("AccessKeyId") == old_id for key in keys):
-        raise run.refuse(f"IAM does not list {old_id} among the keys of {run.iam_user}.", "aws")
+        raise run.refuse(
+            f"IAM does not list {old_id} among the keys of {run.iam_user}.", ErrorKind.AWS
+        )
     spares = [key for key in keys if key.get("AccessKeyId") != old_id]
     if not spares:
-        run.step("key-limit", "done", f"{run.iam_user} has one key: room for a second")
+        run.step("key-limit", StepStatus.DONE, f"{run.iam_user} has one key: room for a second")
         return
     record = run.record
     for key in spares:
@@ -175,24 +179,26 @@ def _make_room(run: Run, old_iam: Any, old_id: str, confirm: ConfirmDelete | Non
                 "pa-aws-setup never deletes an active key. If nothing uses it, deactivate or "
                 f"delete it (aws iam delete-access-key --user-name {run.iam_user} "
                 f"--access-key-id {spare.access_key_id}), then rotate again.",
-                "aws",
+                ErrorKind.AWS,
             )
         if not spare.ours and (confirm is None or not confirm(spare)):
             raise run.refuse(
                 f"IAM user {run.iam_user} already has two access keys; the other one, "
                 f"{spare.access_key_id}, is inactive but was not left by pa-aws-setup. "
                 "Allow deleting it to make room, or delete it yourself, then rotate again.",
-                "usage",
+                ErrorKind.USAGE,
             )
         try:
             run.delete_key(old_iam, spare.access_key_id)
         except AwsError as error:
             raise run.refuse(
-                f"Could not delete the inactive key {spare.access_key_id}: {error}", "aws"
+                f"Could not delete the inactive key {spare.access_key_id}: {error}", ErrorKind.AWS
             ) from None
         run.removed_spare = spare.access_key_id
         why = "left inactive by the previous rotation" if spare.ours else "with consent"
-        run.step("key-limit", "done", f"deleted the inactive key {spare.access_key_id} ({why})")
+        run.step(
+            "key-limit", StepStatus.DONE, f"deleted the inactive key {spare.access_key_id} ({why})"
+        )
         if record.previous_access_key_id == spare.access_key_id:
             with contextlib.suppress(WriteError):
                 run.save_record(
@@ -209,15 +215,15 @@ def _create(run: Run, old_iam: Any, old_id: str) -> tuple[str, Secret]:
             run.record.updated(rotation=RotationState(PHASE_CREATING, old_id, None, started))
         )
     except WriteError as error:
-        raise run.refuse(f"Cannot record the rotation: {error}", "config") from None
-    run.step("create", "running", f"creating a new access key for {run.iam_user}")
+        raise run.refuse(f"Cannot record the rotation: {error}", ErrorKind.CONFIG) from None
+    run.step("create", StepStatus.RUNNING, f"creating a new access key for {run.iam_user}")
     try:
         answer = run.call(
             "CreateAccessKey", lambda: old_iam.create_access_key(UserName=run.iam_user)
         )
     except AwsError as error:
         clear_marker_or_warn(run)
-        raise run.refuse(f"AWS did not create a new key: {error}", "aws") from None
+        raise run.refuse(f"AWS did not create a new key: {error}", ErrorKind.AWS) from None
     created = answer.get("AccessKey", {})
     new_id = str(created.get("AccessKeyId", ""))
     new_secret = Secret(str(created.get("SecretAccessKey", "")))
@@ -227,10 +233,12 @@ def _create(run: Run, old_iam: Any, old_id: str) -> tuple[str, Secret]:
             run.record.updated(rotation=RotationState(PHASE_CREATED, old_id, new_id, started))
         )
     except WriteError as error:
-        run.step("create", "failed", f"cannot record the new key: {error}")
-        _discard_new_key(run, old_iam, new_id, f"Cannot record the new key: {error}", "config")
+        run.step("create", StepStatus.FAILED, f"cannot record the new key: {error}")
+        _discard_new_key(
+            run, old_iam, new_id, f"Cannot record the new key: {error}", ErrorKind.CONFIG
+        )
     run.result.new_access_key_id = new_id
-    run.step("create", "done", f"created {new_id}; recorded in {target.record_file.name}")
+    run.step("create", StepStatus.DONE, f"created {new_id}; recorded in {target.record_file.name}")
     return new_id, new_secret
 
 
@@ -249,7 +257,7 @@ def _discard_new_key(run: Run, old_iam: Any, new_id: str, reason: str, kind: Err
     try:
         run.delete_key(old_iam, new_id)
     except AwsError as error:
-        run.step("delete-new", "failed", str(error))
+        run.step("delete-new", StepStatus.FAILED, str(error))
         result.new_access_key_id = new_id
         result.next_steps.append(
             f"aws iam delete-access-key --user-name {run.iam_user} --access-key-id {new_id}  "
@@ -264,7 +272,7 @@ def _discard_new_key(run: Run, old_iam: Any, new_id: str, reason: str, kind: Err
         raise run.stop(
             "failed", kind, f"{reason} Deleting the new key failed too: {error}"
         ) from None
-    run.step("delete-new", "rolled back", f"deleted the new key {new_id}")
+    run.step("delete-new", StepStatus.ROLLED_BACK, f"deleted the new key {new_id}")
     clear_marker_or_warn(run)
     result.new_access_key_id = None
     result.state = run.state_on(old_id, f"{old_id} active and configured; the new key was deleted")

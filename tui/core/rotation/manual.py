@@ -7,6 +7,7 @@ import contextlib
 from typing import Unpack
 
 from tui.core.aws import AwsError, CallerIdentity
+from tui.core.errors import ErrorKind
 from tui.core.record import RotationState
 from tui.core.rotation.results import FinalState, RotationResult
 from tui.core.rotation.retire import console_steps, iam_commands, retire_old
@@ -19,6 +20,7 @@ from tui.core.rotation.run import (
 from tui.core.rotation.switch import SwitchFailed, switch_to_new
 from tui.core.rotation.target import RotationError, RotationTarget
 from tui.core.secret import Secret
+from tui.core.steps import StepStatus
 from tui.core.validate import ValidationError, validate_access_key_id
 from tui.core.writer import WriteError
 
@@ -26,14 +28,14 @@ from tui.core.writer import WriteError
 def check_new_key(target: RotationTarget, access_key_id: str) -> str:
     """The pasted access key id, trimmed, when it can replace the target's key.
 
-    RotationError ("usage") for a malformed or temporary (ASIA) id, or the key in use now.
+    RotationError (kind usage) for a malformed or temporary (ASIA) id, or the key in use now.
     """
     try:
         access_key_id = validate_access_key_id(access_key_id)
     except ValidationError as error:
-        raise RotationError(str(error), "usage") from None
+        raise RotationError(str(error), ErrorKind.USAGE) from None
     if access_key_id == target.access_key_id:
-        raise RotationError(f"{access_key_id} is already the configured key.", "usage")
+        raise RotationError(f"{access_key_id} is already the configured key.", ErrorKind.USAGE)
     return access_key_id
 
 
@@ -49,7 +51,7 @@ def manual_rotate(
 ) -> RotationResult:
     """Switch to a key pair created in the console, after STS accepts it; never deletes it.
 
-    A key of another IAM user than the old key's is refused (kind "verify") unless
+    A key of another IAM user than the old key's is refused (kind verify) unless
     ``allow_other_user``. Deactivating (and deleting) the old key is optional and uses the
     new key's credentials; when they may not, the result says what to do in the console.
     """
@@ -77,17 +79,17 @@ def _manual(
         raise run.refuse(str(error), error.kind) from None
     data, _ = run.read_file()
     if data != target.data:
-        raise run.refuse(f"{target.properties_file} changed since it was read.", "config")
+        raise run.refuse(f"{target.properties_file} changed since it was read.", ErrorKind.CONFIG)
     if run.record.rotation is not None:
-        raise run.refuse("An earlier rotation was interrupted; resume it first.", "usage")
+        raise run.refuse("An earlier rotation was interrupted; resume it first.", ErrorKind.USAGE)
     result.new_access_key_id = new_id
-    run.step("verify", "running", f"asking AWS STS whether {new_id} works")
+    run.step("verify", StepStatus.RUNNING, f"asking AWS STS whether {new_id} works")
     try:
         identity = run.identify(new_id, new_secret, patient=True)
     except AwsError as error:
         raise run.refuse(
             f"The new key does not work, nothing was changed: {error}",
-            "aws" if error.offline else "verify",
+            ErrorKind.AWS if error.offline else ErrorKind.VERIFY,
         ) from None
     old_secret = run.keyring_get(target.key_path)
     old_owner = _old_key_owner(run, old_id, old_secret)
@@ -97,19 +99,19 @@ def _manual(
             f"The new key belongs to {identity.arn}, but the old key {old_id} to {old_owner}. "
             "Create the new key for the same IAM user, or allow another user explicitly "
             "(--allow-other-user); nothing was changed.",
-            "verify",
+            ErrorKind.VERIFY,
         )
     if other_user and deactivate_old:
         raise run.refuse(
             f"The old key {old_id} belongs to {old_owner}, not to the new key's user: "
             "pa-aws-setup does not deactivate or delete another user's key. Switch without "
             "retiring it, then retire it in the AWS console; nothing was changed.",
-            "usage",
+            ErrorKind.USAGE,
         )
     run.iam_user = result.iam_user = identity.iam_user
     run.step(
         "verify",
-        "done",
+        StepStatus.DONE,
         f"{new_id} authenticates as {identity.arn}" + _owner_note(old_owner, other_user),
     )
     now = run.clock()
@@ -118,7 +120,7 @@ def _manual(
             run.record.updated(rotation=RotationState(PHASE_MANUAL, old_id, new_id, now))
         )
     except WriteError as error:
-        raise run.refuse(f"Cannot record the rotation: {error}", "config") from None
+        raise run.refuse(f"Cannot record the rotation: {error}", ErrorKind.CONFIG) from None
     try:
         switch_to_new(
             run,

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from tui.core.rotation.target import ErrorKind
+from tui.core.errors import ErrorKind
+from tui.core.steps import Step
 
-StepStatus = Literal["running", "done", "skipped", "failed", "rolled back", "warning"]
 Outcome = Literal["rotated", "partial", "rolled_back", "refused", "failed"]
 ResumeAction = Literal["finish", "rollback"]
-
-
-@dataclass(frozen=True)
-class RotationStep:
-    """One step of a rotation as it happens, for live display."""
-
-    name: str
-    status: StepStatus
-    detail: str = ""
-
-    def to_json_dict(self) -> dict[str, str]:
-        return {"name": self.name, "status": self.status, "detail": self.detail}
-
-
-StepCallback = Callable[[RotationStep], None]
 
 
 @dataclass
@@ -51,7 +35,7 @@ class RotationResult:
     old_access_key_id: str
     new_access_key_id: str | None = None
     iam_user: str | None = None
-    steps: list[RotationStep] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
     error: str | None = None
     error_kind: ErrorKind | None = None
     warnings: list[str] = field(default_factory=list)
@@ -86,7 +70,7 @@ class RotationResult:
             "next_steps": list(self.next_steps),
             "state": self.state.to_json_dict(),
             "backup": str(self.backup) if self.backup else None,
-            "steps": [step.to_json_dict() for step in self.steps],
+            "steps": [step.to_json() for step in self.steps],
         }
 
 

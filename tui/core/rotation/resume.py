@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Unpack
 
 from tui.core.aws import AwsError, CallerIdentity
+from tui.core.errors import ErrorKind
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.record import RecordError, RotationState, read_record
 from tui.core.rotation.results import (
@@ -26,6 +27,7 @@ from tui.core.rotation.switch import SwitchFailed, switch_key
 from tui.core.rotation.target import RotationError, RotationTarget
 from tui.core.secret import Secret
 from tui.core.status import ClientFactory
+from tui.core.steps import StepStatus
 from tui.core.writer import WriteError
 
 # A key created this long before the marker's start (clock skew) still counts as ours.
@@ -104,7 +106,7 @@ def resume_rotation(
     run = Run(target, **settings)
 
     def failed(error: RotationError) -> None:
-        run.step("resume", "failed", str(error))
+        run.step("resume", StepStatus.FAILED, str(error))
         run.stop("failed", error.kind, str(error))
 
     return run.execute(lambda: _resume(run, action, delete_old), failed)
@@ -139,20 +141,22 @@ def _observe(run: Run, *, repair: bool) -> tuple[str, Secret, CallerIdentity] | 
             identity = run.identify(key_id, secret, patient=patient)
         except AwsError as error:
             if error.offline:
-                raise RotationError(str(error), "aws") from None
+                raise RotationError(str(error), ErrorKind.AWS) from None
             continue
         if repair and secret is not stored:
             try:
                 run.keystore.put(target.key_path, secret, allow_insecure=True)
             except KeyStoreError as error:
-                raise RotationError(str(error), "keyring") from None
-            run.step("keyring", "done", f"put the secret of {key_id} back at {target.key_path}")
+                raise RotationError(str(error), ErrorKind.KEYRING) from None
+            run.step(
+                "keyring", StepStatus.DONE, f"put the secret of {key_id} back at {target.key_path}"
+            )
         if repair and key_id != file_id:
             try:
                 run.write_file_key(key_id)
             except WriteError as error:
-                raise RotationError(str(error), "config") from None
-            run.step("properties", "done", f"{target.properties_file} now names {key_id}")
+                raise RotationError(str(error), ErrorKind.CONFIG) from None
+            run.step("properties", StepStatus.DONE, f"{target.properties_file} now names {key_id}")
         return key_id, secret, identity
     return None
 
@@ -162,38 +166,40 @@ def _resume(run: Run, action: ResumeAction | None, delete_old: bool) -> None:
     try:
         record = read_record(target.record_file)
     except RecordError as error:
-        raise RotationError(str(error), "config") from None
+        raise RotationError(str(error), ErrorKind.CONFIG) from None
     if record is None or record.rotation is None:
-        raise run.refuse("There is no interrupted rotation to resume.", "usage")
+        raise run.refuse("There is no interrupted rotation to resume.", ErrorKind.USAGE)
     run.record = record
     rotation = record.rotation
     old_id, new_id = rotation.old_access_key_id, rotation.new_access_key_id
     result.old_access_key_id, result.new_access_key_id = old_id, new_id
-    run.step("inspect", "running", f"phase {rotation.phase}: which key does the keyring hold?")
+    run.step(
+        "inspect", StepStatus.RUNNING, f"phase {rotation.phase}: which key does the keyring hold?"
+    )
     observed = _observe(run, repair=True)
     if observed is None:
         raise RotationError(
             "Neither the old nor the new key authenticates with the secret stored at "
             f"{target.key_path}; nothing was changed in IAM. Put a working secret back "
             "(or rotate manually), then resume.",
-            "keyring",
+            ErrorKind.KEYRING,
         )
     configured, secret, identity = observed
     run.iam_user = result.iam_user = identity.iam_user
-    run.step("inspect", "done", f"Rundeck uses {configured} ({identity.arn})")
+    run.step("inspect", StepStatus.DONE, f"Rundeck uses {configured} ({identity.arn})")
     if configured not in (old_id, new_id):
         raise run.refuse(
             f"{target.properties_file} names {configured}, which is neither key of the "
             "interrupted rotation: it was changed by hand. Nothing was changed in IAM; check "
             "the file, then reconfigure.",
-            "config",
+            ErrorKind.CONFIG,
         )
     if configured == old_id:
         if action == "finish":
             raise run.refuse(
                 "Cannot finish: Rundeck still uses the old key and the new key's secret was "
                 "never stored. Roll back instead (--resume rollback): it deletes the new key.",
-                "usage",
+                ErrorKind.USAGE,
             )
         _rollback_on_old(run, secret)
     elif action == "rollback":
@@ -213,19 +219,25 @@ def _rollback_on_old(run: Run, old_secret: Secret) -> None:
         try:
             keys = run.list_keys(old_iam)
         except AwsError as error:
-            raise RotationError(f"Cannot list the keys of {run.iam_user}: {error}", "aws") from None
+            raise RotationError(
+                f"Cannot list the keys of {run.iam_user}: {error}", ErrorKind.AWS
+            ) from None
         for key in _keys_to_discard(rotation, keys):
             try:
                 run.delete_key(old_iam, key)
             except AwsError as error:
-                raise RotationError(f"Could not delete the new key {key}: {error}", "aws") from None
-            run.step("delete-new", "rolled back", f"deleted {key}: its secret was never stored")
+                raise RotationError(
+                    f"Could not delete the new key {key}: {error}", ErrorKind.AWS
+                ) from None
+            run.step(
+                "delete-new", StepStatus.ROLLED_BACK, f"deleted {key}: its secret was never stored"
+            )
     changes: dict[str, Any] = {"access_key_id": old_id}
     if run.record.access_key_id != old_id:
         changes.update(previous_access_key_id=None, previous_key_inactive=False)
     run.finalize_record(**changes)
     result.new_access_key_id = None
-    run.step("rollback", "done", f"{target.label} uses {old_id}")
+    run.step("rollback", StepStatus.DONE, f"{target.label} uses {old_id}")
     result.state = run.state_on(
         old_id, f"{old_id} active and configured; the interrupted rotation's key is gone"
     )
@@ -279,9 +291,11 @@ def _finish(run: Run, new_id: str, new_secret: Secret, delete_old: bool) -> None
     try:
         keys = run.list_keys(new_iam, patient=True)
     except AwsError as error:
-        raise RotationError(f"Cannot list the keys of {run.iam_user}: {error}", "aws") from None
+        raise RotationError(
+            f"Cannot list the keys of {run.iam_user}: {error}", ErrorKind.AWS
+        ) from None
     if not any(key.get("AccessKeyId") == old_id for key in keys):
-        run.step("deactivate", "skipped", f"{old_id} no longer exists")
+        run.step("deactivate", StepStatus.SKIPPED, f"{old_id} no longer exists")
         finished = run.finalize_record(previous_access_key_id=None, previous_key_inactive=False)
         run.result.state = run.state_on(new_id, f"{new_id} active and configured; {old_id} deleted")
         raise run.stop("rotated" if finished else "partial", None, None)
@@ -299,7 +313,7 @@ def _rollback_from_new(run: Run, new_id: str, new_secret: Secret) -> None:
         raise run.refuse(
             f"Cannot roll back: the old key's secret is no longer kept at {target.previous_path}. "
             "Finish instead (--resume finish).",
-            "usage",
+            ErrorKind.USAGE,
         )
     new_iam = run.client("iam", new_id, new_secret)
     try:
@@ -307,16 +321,17 @@ def _rollback_from_new(run: Run, new_id: str, new_secret: Secret) -> None:
         old = next((key for key in keys if key.get("AccessKeyId") == old_id), None)
         if old is None:
             raise run.refuse(
-                f"Cannot roll back: the old key {old_id} was deleted. Finish instead.", "usage"
+                f"Cannot roll back: the old key {old_id} was deleted. Finish instead.",
+                ErrorKind.USAGE,
             )
         if old.get("Status") != "Active":
             run.set_key_status(new_iam, old_id, "Active")
-            run.step("reactivate", "done", f"{old_id} is active again")
-        run.step("wait", "running", f"waiting until AWS accepts {old_id}")
+            run.step("reactivate", StepStatus.DONE, f"{old_id} is active again")
+        run.step("wait", StepStatus.RUNNING, f"waiting until AWS accepts {old_id}")
         run.identify(old_id, old_secret, patient=True)
-        run.step("wait", "done", f"{old_id} authenticates")
+        run.step("wait", StepStatus.DONE, f"{old_id} authenticates")
     except AwsError as error:
-        raise RotationError(f"Cannot roll back: {error}", "aws") from None
+        raise RotationError(f"Cannot roll back: {error}", ErrorKind.AWS) from None
     record_after = run.record.updated(
         access_key_id=old_id, previous_access_key_id=None, previous_key_inactive=False
     )
@@ -340,7 +355,7 @@ def _rollback_from_new(run: Run, new_id: str, new_secret: Secret) -> None:
         old_iam = run.client("iam", old_id, old_secret)
         try:
             run.delete_key(old_iam, new_id, patient=True)
-            run.step("delete-new", "rolled back", f"deleted {new_id}")
+            run.step("delete-new", StepStatus.ROLLED_BACK, f"deleted {new_id}")
         except AwsError as error:
             result.warnings.append(f"The new key {new_id} could not be deleted: {error}")
             result.next_steps.append(
@@ -352,7 +367,7 @@ def _rollback_from_new(run: Run, new_id: str, new_secret: Secret) -> None:
                 "; the rotation marker is kept until the new key is deleted "
                 "(pa-aws-setup rotate --resume rollback)",
             )
-            raise run.stop("failed", "aws", str(error)) from None
+            raise run.stop("failed", ErrorKind.AWS, str(error)) from None
     run.finalize_record()
     result.new_access_key_id = None
     result.state = run.state_on(old_id, f"{old_id} active and configured; {new_id} deleted")

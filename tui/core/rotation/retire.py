@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from tui.core.aws import AwsError
+from tui.core.errors import ErrorKind
 from tui.core.rotation.run import Run
 from tui.core.secret import Secret
+from tui.core.steps import StepStatus
 
 
 def iam_commands(user: str | None, old_id: str) -> list[str]:
@@ -45,11 +47,11 @@ def retire_old(
     """
     result = run.result
     new_iam = run.client("iam", new_id, new_secret)
-    run.step("deactivate", "running", f"deactivating {old_id}")
+    run.step("deactivate", StepStatus.RUNNING, f"deactivating {old_id}")
     try:
         run.set_key_status(new_iam, old_id, "Inactive")
     except AwsError as error:
-        run.step("deactivate", "failed", str(error))
+        run.step("deactivate", StepStatus.FAILED, str(error))
         result.warnings.append(
             f"The new key {new_id} is configured and works, but the old key {old_id} is still "
             f"active: {error}"
@@ -68,11 +70,13 @@ def retire_old(
                 new_id, iam, "; the record keeps the rotation marker until it is finished"
             )
             result.state.keyring += f"; the previous secret is kept at {run.target.previous_path}"
-        raise run.stop("partial", "aws", str(error)) from None
-    run.step("deactivate", "done", f"{old_id} is inactive")
+        raise run.stop("partial", ErrorKind.AWS, str(error)) from None
+    run.step("deactivate", StepStatus.DONE, f"{old_id} is inactive")
     deleted = delete_old and _delete_old(run, new_iam, old_id, manual=manual)
     if not delete_old:
-        run.step("keep-old", "done", f"kept {old_id}, inactive; the next rotation deletes it")
+        run.step(
+            "keep-old", StepStatus.DONE, f"kept {old_id}, inactive; the next rotation deletes it"
+        )
     changes: dict[str, Any] = {}
     if run.record.access_key_id != new_id:
         # The switch ended on the new key without its record update (see switch._undo).
@@ -80,7 +84,11 @@ def retire_old(
     finished = run.finalize_record(
         previous_access_key_id=old_id, previous_key_inactive=not deleted, **changes
     )
-    run.step("finish", "done" if finished else "warning", "rotation complete")
+    run.step(
+        "finish",
+        StepStatus.DONE if finished else StepStatus.FAILED,
+        "rotation complete" if finished else "rotated, but the record could not be completed",
+    )
     result.state = run.state_on(
         new_id,
         f"{new_id} active and configured; {old_id} " + ("deleted" if deleted else "inactive"),
@@ -88,7 +96,7 @@ def retire_old(
     partial = (delete_old and not deleted) or not finished or bool(result.warnings)
     raise run.stop(
         "partial" if partial else "rotated",
-        "aws" if delete_old and not deleted else None,
+        ErrorKind.AWS if delete_old and not deleted else None,
         result.warnings[0] if partial and result.warnings else None,
     )
 
@@ -98,7 +106,7 @@ def _delete_old(run: Run, new_iam: Any, old_id: str, *, manual: bool) -> bool:
     try:
         run.delete_key(new_iam, old_id, patient=True)
     except AwsError as error:
-        run.step("delete-old", "failed", str(error))
+        run.step("delete-old", StepStatus.FAILED, str(error))
         run.result.warnings.append(
             f"The old key {old_id} is inactive but could not be deleted: {error} "
             "The next rotation deletes it first."
@@ -107,5 +115,5 @@ def _delete_old(run: Run, new_iam: Any, old_id: str, *, manual: bool) -> bool:
             run.result.next_steps.append(console_steps(run.iam_user, old_id, delete=True))
         run.result.next_steps.append(iam_commands(run.iam_user, old_id)[1])
         return False
-    run.step("delete-old", "done", f"deleted {old_id}")
+    run.step("delete-old", StepStatus.DONE, f"deleted {old_id}")
     return True

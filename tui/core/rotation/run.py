@@ -15,6 +15,7 @@ from typing import Any, Required, TypedDict, TypeVar
 
 from tui.core import aws
 from tui.core.aws import AwsError, CallerIdentity
+from tui.core.errors import ErrorKind, ToolError
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.model import Method
 from tui.core.properties import PropertiesDocument, PropertiesError
@@ -29,13 +30,11 @@ from tui.core.rotation.results import (
     FinalState,
     Outcome,
     RotationResult,
-    RotationStep,
-    StepCallback,
-    StepStatus,
 )
-from tui.core.rotation.target import ErrorKind, RotationError, RotationTarget
+from tui.core.rotation.target import RotationError, RotationTarget
 from tui.core.secret import Secret
 from tui.core.status import REJECTED_KEY_CODES, ClientFactory, identity_of
+from tui.core.steps import Step, StepCallback, StepStatus
 from tui.core.writer import WriteError, atomic_write, install_lock, read_existing
 from tui.core.writer import restore as restore_file
 
@@ -67,8 +66,11 @@ class RunSettings(TypedDict, total=False):
     allow_insecure: bool  # store the secret even in a plaintext keyring backend
 
 
-class Stop(Exception):
+class Stop(ToolError):
     """Ends a run; the result already says how."""
+
+    def __init__(self) -> None:
+        super().__init__("the run stopped; its result says how")
 
 
 class Run:
@@ -119,7 +121,7 @@ class Run:
     # --- reporting -----------------------------------------------------------------------
 
     def step(self, name: str, status: StepStatus, detail: str = "") -> None:
-        update = RotationStep(name, status, detail)
+        update = Step(name, status, detail)
         self.result.steps.append(update)
         if self.on_step is not None:
             # A broken display must not break the transaction half-way.
@@ -133,7 +135,7 @@ class Run:
         return Stop()
 
     def refuse(self, message: str, kind: ErrorKind) -> Stop:
-        self.step("check", "failed", message)
+        self.step("check", StepStatus.FAILED, message)
         iam = "unchanged"
         if self.removed_spare:
             iam = f"the inactive key {self.removed_spare} was deleted; otherwise unchanged"
@@ -150,7 +152,7 @@ class Run:
         if not self.changed:
             self.refuse(str(error), error.kind)
             return
-        self.step("error", "failed", str(error))
+        self.step("error", StepStatus.FAILED, str(error))
         self.result.next_steps.append("pa-aws-setup status, then pa-aws-setup rotate --resume")
         self.stop("failed", error.kind, str(error))
 
@@ -196,7 +198,7 @@ class Run:
                 raise WriteError(f"{self.target.properties_file} no longer exists.")
             return data, PropertiesDocument.parse_bytes(data)
         except (WriteError, PropertiesError) as error:
-            raise RotationError(str(error), "config") from None
+            raise RotationError(str(error), ErrorKind.CONFIG) from None
 
     def file_key(self) -> str | None:
         return self.read_file()[1].get(self.target.access_key_setting)
@@ -307,7 +309,7 @@ class Run:
         try:
             return self.keystore.get(path)
         except KeyStoreError as error:
-            raise RotationError(str(error), "keyring") from None
+            raise RotationError(str(error), ErrorKind.KEYRING) from None
 
     def forget_previous(self) -> None:
         try:
@@ -325,4 +327,4 @@ def locked(target: RotationTarget) -> Iterator[None]:
         with install_lock(target.properties_file.parent):
             yield
     except WriteError as error:
-        raise RotationError(str(error), "config") from None
+        raise RotationError(str(error), ErrorKind.CONFIG) from None

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 
+from tui.core.errors import ErrorKind
 from tui.core.keystore import KeyStoreError
 from tui.core.properties import PropertiesError
 from tui.core.record import RotationState, SetupRecord, fingerprint
 from tui.core.rotation.run import Run
-from tui.core.rotation.target import ErrorKind, RotationError
+from tui.core.rotation.target import RotationError
 from tui.core.secret import Secret
+from tui.core.steps import StepStatus
 from tui.core.writer import WriteError
 
 
@@ -78,7 +80,7 @@ def switch_key(
     an interrupted run can still go back; an undone switch removes it again.
     """
     target = run.target
-    run.step("switch", "running", f"switching {target.label} to {to_id}")
+    run.step("switch", StepStatus.RUNNING, f"switching {target.label} to {to_id}")
     try:
         before, document = run.read_file()
     except RotationError as error:
@@ -87,7 +89,7 @@ def switch_key(
         raise SwitchFailed(
             f"{target.properties_file} no longer uses {from_id}; someone changed it during "
             "the rotation.",
-            "config",
+            ErrorKind.CONFIG,
             from_id,
         )
     keyring_on, file_on, previous_stored = from_id, from_id, False
@@ -97,24 +99,28 @@ def switch_key(
             previous_stored = True
         run.keystore.put(target.key_path, to_secret, allow_insecure=run.allow_insecure)
         keyring_on = to_id
-        run.step("keyring", "done", f"stored the secret of {to_id} at {target.key_path}")
+        run.step("keyring", StepStatus.DONE, f"stored the secret of {to_id} at {target.key_path}")
         document.set(target.access_key_setting, to_id)
         after = document.to_bytes()
         run.result.backup = run.write_properties(after)
         file_on = to_id
         run.step(
-            "properties", "done", f"{target.access_key_setting}={to_id} in {target.properties_file}"
+            "properties",
+            StepStatus.DONE,
+            f"{target.access_key_setting}={to_id} in {target.properties_file}",
         )
         run.save_record(record_after.updated(properties_sha256=fingerprint(after)))
-        run.step("record", "done", f"recorded the switch in {target.record_file}")
+        run.step("record", StepStatus.DONE, f"recorded the switch in {target.record_file}")
     except (KeyStoreError, WriteError, PropertiesError) as error:
-        kind: ErrorKind = "keyring" if isinstance(error, KeyStoreError) else "config"
-        run.step("switch", "failed", str(error))
+        kind: ErrorKind = (
+            ErrorKind.KEYRING if isinstance(error, KeyStoreError) else ErrorKind.CONFIG
+        )
+        run.step("switch", StepStatus.FAILED, str(error))
         on = _undo(run, from_id, from_secret, to_id, to_secret, keyring_on, file_on, before)
         if on == from_id and previous_stored:
             run.forget_previous()
         raise SwitchFailed(str(error), kind, on) from None
-    run.step("switch", "done", f"{target.label} now uses {to_id}")
+    run.step("switch", StepStatus.DONE, f"{target.label} now uses {to_id}")
 
 
 def _undo(
@@ -137,28 +143,28 @@ def _undo(
         try:
             run.keystore.put(target.key_path, from_secret, allow_insecure=True)
             keyring_on = from_id
-            run.step("keyring", "rolled back", f"{target.key_path} holds {from_id} again")
+            run.step("keyring", StepStatus.ROLLED_BACK, f"{target.key_path} holds {from_id} again")
         except KeyStoreError as error:
-            run.step("keyring", "failed", f"could not put the old secret back: {error}")
+            run.step("keyring", StepStatus.FAILED, f"could not put the old secret back: {error}")
     if file_on == to_id and from_secret is not None:
         try:
             run.restore_properties(before)
             file_on = from_id
-            run.step("properties", "rolled back", f"{target.properties_file} restored")
+            run.step("properties", StepStatus.ROLLED_BACK, f"{target.properties_file} restored")
             if run.result.backup is not None:
                 with contextlib.suppress(OSError):
                     run.result.backup.unlink()
                 run.result.backup = None
         except WriteError as error:
-            run.step("properties", "failed", f"could not restore the file: {error}")
+            run.step("properties", StepStatus.FAILED, f"could not restore the file: {error}")
     if keyring_on != file_on and keyring_on == to_id:
         with contextlib.suppress(WriteError, RotationError, PropertiesError):
             run.write_file_key(to_id)
             file_on = to_id
-            run.step("properties", "done", f"kept {to_id}: the keyring holds its secret")
+            run.step("properties", StepStatus.DONE, f"kept {to_id}: the keyring holds its secret")
     elif keyring_on != file_on and file_on == to_id:
         with contextlib.suppress(KeyStoreError):
             run.keystore.put(target.key_path, to_secret, allow_insecure=True)
             keyring_on = to_id
-            run.step("keyring", "done", f"kept {to_id}: the file names it")
+            run.step("keyring", StepStatus.DONE, f"kept {to_id}: the file names it")
     return keyring_on if keyring_on == file_on else None

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
+from tui.core.errors import ErrorKind, ToolError
 from tui.core.model import Scope
 from tui.core.properties import PropertiesDocument, PropertiesError
 from tui.core.record import RecordError, RotationState, SetupRecord, read_record, record_path
 from tui.core.rundeck import RundeckError, RundeckInstall, read_aws_settings, setting_key
 from tui.core.writer import WriteError, read_existing
 
-# What a failure was about; the CLI picks its exit code from it.
-ErrorKind = Literal["usage", "config", "keyring", "aws", "verify"]
-
 PREVIOUS_SUFFIX = ".rotation-previous"
 
 
-class RotationError(Exception):
-    """A rotation that cannot start or go on; ``kind`` picks the exit code of the CLI."""
+class RotationError(ToolError):
+    """A rotation that cannot start or go on; one class for every kind of cause."""
 
     def __init__(self, message: str, kind: ErrorKind) -> None:
-        super().__init__(message)
-        self.kind = kind
+        super().__init__(message, kind=kind)
 
 
 @dataclass(frozen=True)
@@ -70,22 +66,22 @@ def load_target(
         path = install.target(scope, project)
         data = read_existing(path)
     except (RundeckError, WriteError) as error:
-        raise RotationError(str(error), "config") from None
+        raise RotationError(str(error), ErrorKind.CONFIG) from None
     if data is None:
-        raise RotationError(f"{path} does not exist.", "config")
+        raise RotationError(f"{path} does not exist.", ErrorKind.CONFIG)
     try:
         settings = read_aws_settings(PropertiesDocument.parse_bytes(data), scope)
     except PropertiesError as error:
-        raise RotationError(f"{path}: {error}", "config") from None
+        raise RotationError(f"{path}: {error}", ErrorKind.CONFIG) from None
     try:
         record = read_record(record_path(path))
     except RecordError as error:
-        raise RotationError(str(error), "config") from None
+        raise RotationError(str(error), ErrorKind.CONFIG) from None
     if not settings.access_key or not settings.secret_key_path:
         method = settings.method.title if settings.method else "no AWS access key"
         raise RotationError(
             f"{path} is not set up with an access key ({method}); there is no key to rotate.",
-            "usage",
+            ErrorKind.USAGE,
         )
     return RotationTarget(
         install=install,

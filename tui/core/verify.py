@@ -1,4 +1,6 @@
-"""``apply --verify`` for the role methods: do the credentials Rundeck would get belong to the role?
+"""Verification with AWS STS, one function for every method: ``verify_setup``.
+
+For the role methods: do the credentials Rundeck would get belong to the role?
 
 Rundeck's ``instance`` and ``container`` providers read the instance metadata service and the
 container credentials endpoint, never the environment or ~/.aws; so the check asks STS about
@@ -11,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tui.core.model import Method
+from tui.core.errors import VerifyProblem
+from tui.core.model import Answers, Method
+from tui.core.secret import Secret
 
 if TYPE_CHECKING:
     from tui.core.detect import Detection, Identity
@@ -21,7 +25,7 @@ if TYPE_CHECKING:
 VERIFY_TIMEOUT = 2.0
 
 
-class RoleCheckFailed(Exception):
+class RoleCheckFailed(VerifyProblem):
     """The role's credentials are missing, unconfirmed by STS, or another role's."""
 
 
@@ -169,4 +173,45 @@ def _identity(identity: Identity, assumed: AssumedRole, expected: str) -> RoleId
         session=assumed.session,
         source=str(identity.source),
         expected=expected,
+    )
+
+
+VERIFY_FAILED = "Verification failed, nothing was written: "
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What STS confirmed: the identity, in JSON and as one line of text."""
+
+    identity: dict[str, Any]
+    line: str
+
+
+def verify_setup(answers: Answers, secret: Secret | None) -> Verified | None:
+    """Check the credentials of ``answers`` with STS before anything is written.
+
+    The access key is checked when a secret was given (None otherwise: a stored secret is
+    not re-checked); a role method checks the role's own credentials, as Rundeck would get
+    them. Raises VerifyProblem, whose message starts with VERIFY_FAILED.
+    """
+    if answers.method is not Method.ACCESS_KEY:
+        try:
+            role = verify_role(answers.method)
+        except RoleCheckFailed as problem:
+            raise VerifyProblem(f"{VERIFY_FAILED}{problem}") from None
+        return Verified(
+            role.to_json_dict(), f"Verified with AWS STS: {role.arn} (expected {role.expected})"
+        )
+    if secret is None:
+        return None
+    from tui.core.aws import AwsError, caller_identity
+
+    try:
+        identity = caller_identity(
+            access_key_id=answers.access_key_id, secret=secret, region=answers.region
+        )
+    except AwsError as problem:
+        raise VerifyProblem(f"{VERIFY_FAILED}{problem}") from None
+    return Verified(
+        {"account": identity.account, "arn": identity.arn}, f"Verified with AWS STS: {identity.arn}"
     )
