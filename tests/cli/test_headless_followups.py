@@ -86,7 +86,9 @@ def error_document(run: Run, command: str) -> dict[str, Any]:
         "ok",
         "changed",
         "error",
+        "error_kind",
     ]
+    assert document["error_kind"] == "usage"
     assert (document["schema_version"], document["version"]) == (1, __version__)
     assert (document["command"], document["exit_code"]) == (command, run.code)
     assert (document["ok"], document["changed"]) == (False, False)
@@ -669,18 +671,20 @@ def test_database_project_verify_failure_stores_nothing(
 # --- 4. one CommandError, one set of secret options ------------------------------------------
 
 
-def test_command_error_is_defined_once_and_shared() -> None:
+def test_one_error_root_is_defined_once_and_shared() -> None:
+    """Every command fails through the core's one error root: no command defines its own."""
     from tui.commands import apply, output, policy, provision, rotate
+    from tui.core.errors import ToolError
 
-    defined = [
+    defined = {
         path.name
         for path in sorted((REPO / "tui").rglob("*.py"))
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.ClassDef) and node.name == "CommandError"
-    ]
-    assert defined == ["output.py"]
-    for module in (apply, policy, provision, rotate):
-        assert module.CommandError is output.CommandError
+        if isinstance(node, ast.ClassDef) and node.name in ("ToolError", "CommandError")
+    }
+    assert defined == {"errors.py"}
+    for module in (apply, output, policy, provision, rotate):
+        assert module.ToolError is ToolError
 
 
 def test_apply_and_rotate_share_the_secret_options() -> None:

@@ -179,7 +179,7 @@ def test_a_failure_halfway_prints_what_exists_and_how_to_undo_it(
     moto.ec2.associate_iam_instance_profile(
         IamInstanceProfile={"Name": "legacy"}, InstanceId=second
     )
-    code = _run(options, plan, {"plan": plan.to_json_dict()})
+    code = _run(options, plan, {"plan": plan.to_json_dict()}).exit_code
     captured = capsys.readouterr()
     assert code == EXIT_AWS
     assert f"Stopped: Give instance {second} the instance profile" in captured.err
