@@ -7,6 +7,7 @@ frame stay fast.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from tui.core.exit_codes import (  # re-exported: the codes' one home is tui.cor
     EXIT_USAGE,
     EXIT_VERIFY,
 )
+from tui.core.redact import HIDDEN, redact_text
 
 __all__ = [
     "EXIT_AWS",
@@ -87,7 +89,7 @@ class SafeArgumentParser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> NoReturn:
-        message = SECRET_SHAPED.sub("<hidden>", message)
+        message = redact_text(SECRET_SHAPED.sub(HIDDEN, message))
         raise UsageError(message, prog=self.prog, usage=self.format_usage())
 
 
@@ -146,6 +148,17 @@ def _option_action(parser: argparse.ArgumentParser, token: str) -> argparse.Acti
         return None
     matches = {options[option] for option in options if option.startswith(name)}
     return matches.pop() if len(matches) == 1 else None
+
+
+def positive_seconds(text: str) -> float:
+    """A number of seconds above zero (``-1``, ``0``, ``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text!r}")
+    return value
 
 
 def refuse_secret_options(argv: Sequence[str]) -> str | None:
@@ -232,7 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     detect.add_argument("--json", action="store_true", help="machine-readable output")
     detect.add_argument(
-        "--timeout", type=float, default=1.0, help="seconds per metadata probe (default 1.0)"
+        "--timeout",
+        type=positive_seconds,
+        default=1.0,
+        help="seconds per metadata probe (default 1.0)",
     )
 
     apply = commands.add_parser(
@@ -327,7 +343,10 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
     rotate.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     rotate.add_argument("--json", action="store_true", help="machine-readable output")
     rotate.add_argument(
-        "--wait-seconds", type=float, default=30.0, help="how long to wait for a new key (30)"
+        "--wait-seconds",
+        type=positive_seconds,
+        default=30.0,
+        help="how long to wait for a new key (30)",
     )
     rotate.add_argument(
         "--resume", choices=["finish", "rollback"], help="what to do with an interrupted rotation"

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from tui.core.detect import Detection, ProbeUpdate
     from tui.core.iam.simulate import PolicyCheck
     from tui.core.secret import Secret
-    from tui.core.setup import ApplyResult, SetupPlan
+    from tui.core.setup import ApplyResult, RemovalPlan, SetupPlan
     from tui.core.steps import Step
 
 
@@ -102,6 +102,14 @@ class QuestionAsked(Message):
 @dataclass
 class RemovalFinished(Message):
     result: ApplyResult
+
+
+@dataclass
+class RemovalPlanned(Message):
+    """A removal planned in a worker: the plan, or why there is none."""
+
+    plan: RemovalPlan | None
+    error: str | None
 
 
 @dataclass

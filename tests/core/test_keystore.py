@@ -488,7 +488,8 @@ def test_good_key_paths(path: str, project: str | None, expected: str) -> None:
         ("keys\\aws\\secret-key", None, "not '\\'"),
         ("keys/aws/secret key", None, "blanks"),
         ("keys/aws/secret\tkey", None, "blanks"),
-        ("keys/aws/secret+key", None, "'+'"),
+        # '+' is a character Rundeck allows (StorageParams), as in a project named a+b.
+        ("keys/aws/secret*key", None, "'*'"),
         ("keys/aws/clé", None, "'é'"),
         ("keys/aws/secret-key", "ops", "under keys/project/ops/"),
         ("keys/project/web/aws/secret-key", "ops", "under keys/project/ops/"),
@@ -515,3 +516,19 @@ def test_default_key_paths_are_valid() -> None:
     assert default_key_path("ops") == "keys/project/ops/aws/secret-key"
     assert validate_key_path(default_key_path("ops"), project="ops") == default_key_path("ops")
     assert validate_key_path(default_key_path(None), project=None) == default_key_path(None)
+
+
+def test_a_project_with_a_plus_in_its_name_gets_its_default_key_path() -> None:
+    """One project-name rule: a+b is a Rundeck project name, so its default path is valid."""
+    from tui.core.rundeck import validate_project_name
+
+    assert validate_project_name("a+b") == "a+b"
+    path = default_key_path("a+b")
+    assert validate_key_path(path, project="a+b") == "keys/project/a+b/aws/secret-key"
+
+
+def test_a_system_key_path_under_a_project_folder_is_refused() -> None:
+    """keys/project/<p>/ belongs to project p: a system key there would overwrite its secret."""
+    with pytest.raises(KeyPathError, match="belongs to that project"):
+        validate_key_path("keys/project/ops/aws/secret-key", project=None, system_scope=True)
+    assert validate_key_path("keys/project/ops/aws/secret-key", project="ops") is not None

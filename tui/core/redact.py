@@ -28,3 +28,12 @@ def secret_shaped(value: str) -> bool:
 def shown(value: str) -> str:
     """``value`` as it may appear in a message: itself, or ``<hidden>`` when secret-shaped."""
     return HIDDEN if secret_shaped(value) else value
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every run that could be a secret replaced by ``<hidden>``."""
+
+    def hide(match: re.Match[str]) -> str:
+        return shown(match.group())
+
+    return _KEY_LIKE_RUN.sub(hide, text)

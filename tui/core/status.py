@@ -11,12 +11,14 @@ from typing import Any, Literal
 from tui.core import aws
 from tui.core.aws import AwsError, CallerIdentity
 from tui.core.detect import Detection
+from tui.core.errors import ToolError
 from tui.core.keystore import KeyringLockedError, KeyStore, KeyStoreError
 from tui.core.model import Method, Scope
 from tui.core.properties import PropertiesDocument, PropertiesError
 from tui.core.record import RecordError, SetupRecord, fingerprint, read_record, record_path
 from tui.core.rundeck import AwsSettings, RundeckInstall, read_aws_settings
 from tui.core.secret import Secret
+from tui.core.setup.journal import inspect_journal
 from tui.core.writer import WriteError, read_existing
 
 Clock = Callable[[], datetime]
@@ -314,6 +316,18 @@ def _inspect_entry(
             settings = read_aws_settings(PropertiesDocument.parse_bytes(data), entry.scope)
         except PropertiesError as error:
             entry.flag("error", f"{path}: {error}", "error")
+    try:
+        recovery = inspect_journal(path)
+    except ToolError as error:
+        entry.flag("interrupted-apply", str(error), "error")
+    else:
+        if recovery is not None:
+            entry.flag(
+                "interrupted-apply",
+                f"{recovery.describe()} The next apply (or remove) of this scope does it; "
+                "until then the settings and the keyring may not match.",
+                "error",
+            )
     record = _read_entry_record(entry)
     entry.configured = settings.configured
     entry.methods = settings.methods
@@ -504,7 +518,28 @@ def _inspect_role(entry: EntryStatus, method: Method, detection: Detection) -> N
         )
 
 
+def _flag_shared_key_paths(status: InstallStatus) -> None:
+    """Two scopes whose settings keep different access keys' secrets at one key path: one of
+    them reads the other's secret, and its AWS calls fail."""
+    by_path: dict[str, list[EntryStatus]] = {}
+    for entry in status.entries:
+        if entry.key_path and entry.access_key_id:
+            by_path.setdefault(entry.key_path, []).append(entry)
+    for path, entries in by_path.items():
+        if len({entry.access_key_id for entry in entries}) < 2:
+            continue
+        for entry in entries:
+            others = ", ".join(other.label for other in entries if other is not entry)
+            entry.flag(
+                "shared-key-path",
+                f"{others} keeps another access key's secret at the same path {path}: only one "
+                "of them can hold the right secret. Give each its own key-storage path.",
+                "error",
+            )
+
+
 def _flag_conflicts(status: InstallStatus) -> None:
+    _flag_shared_key_paths(status)
     system = status.entry(Scope.SYSTEM)
     if system is None or not system.configured:
         return

@@ -82,6 +82,9 @@ class ApplyScreen(WizardStep):
         if result.ok:
             title.update(Text("Applied", style="bold green"))
             button.label = "Continue"
+        elif result.still_changed:
+            title.update(Text("Not everything could be rolled back", style="bold red"))
+            outcome.update(Text(f"{result.error}\n{result.summary}", style="red"))
         else:
             title.update(Text("Nothing was changed", style="bold red"))
             outcome.update(

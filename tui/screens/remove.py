@@ -41,9 +41,18 @@ class RemoveScreen(ModalScreen[bool]):
                 yield diff
                 if self.plan.key_path:
                     yield Static(f"and delete the secret at {self.plan.key_path} from the keyring")
+                for note in self.plan.notes:
+                    yield Static(Text(f"⚠ {note}", style="yellow"))
+                for blocker in self.plan.blockers:
+                    yield Static(Text(f"✗ {blocker.message}", style="bold red"))
                 yield Static("A backup of the file is kept.", id="remove-result")
             with Horizontal(classes="buttons"):
-                yield Button("Remove", id="confirm-remove", variant="error")
+                yield Button(
+                    "Remove",
+                    id="confirm-remove",
+                    variant="error",
+                    disabled=bool(self.plan.blockers),
+                )
                 yield Button("Cancel", id="cancel", variant="primary")
 
     @on(Button.Pressed, "#cancel")
@@ -73,5 +82,7 @@ class RemoveScreen(ModalScreen[bool]):
             self.notify(f"Removed. Backup: {result.backup}")
             self.dismiss(True)
             return
-        self.query_one("#remove-result", Static).update(Text(f"✗ {result.error}", style="bold red"))
+        self.query_one("#remove-result", Static).update(
+            Text(f"✗ {result.message}", style="bold red")
+        )
         self.query_one("#cancel", Button).disabled = False

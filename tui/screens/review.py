@@ -50,7 +50,6 @@ class ReviewScreen(WizardStep):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
     def make_plan(self) -> None:
-        from tui.core.keystore import KeyStoreError
         from tui.core.errors import ToolError
         from tui.core.setup import plan_setup
 

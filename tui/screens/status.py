@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from tui.core.model import Method, Scope
-from tui.messages import StatusReady
+from tui.messages import RemovalPlanned, StatusReady
 from tui.screens.base import WizardStep
 
 if TYPE_CHECKING:
@@ -261,24 +261,40 @@ class StatusScreen(WizardStep):
 
     @on(Button.Pressed, "#remove")
     def action_remove(self) -> None:
-        from tui.core.setup import SetupError, plan_removal
+        entry = self.selected_entry()
+        if entry is not None:
+            self.plan_removal(entry.scope, entry.project)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="remove-plan")
+    def plan_removal(self, scope: Scope, project: str | None) -> None:
+        """The removal plan, keyring check included, off the UI thread."""
+        from tui.core.errors import ToolError
+        from tui.core.setup import plan_removal
+
+        install, problem = self.wizard.rundeck_install()
+        plan = None
+        if install is not None:
+            try:
+                keystore = self.services.keystore()
+                plan = plan_removal(install, scope, project, keystore=keystore)
+            except ToolError as error:
+                problem = str(error)
+        if not get_current_worker().is_cancelled:
+            self.post_message(RemovalPlanned(plan, problem))
+
+    @on(RemovalPlanned)
+    def show_removal(self, message: RemovalPlanned) -> None:
         from tui.screens.remove import RemoveScreen
 
-        entry = self.selected_entry()
-        install, _ = self.wizard.rundeck_install()
-        if entry is None or install is None:
-            return
-        try:
-            plan = plan_removal(install, entry.scope, entry.project)
-        except SetupError as error:
-            self.notify(str(error), severity="error")
+        if message.plan is None:
+            self.notify(message.error or "Nothing to remove.", severity="error")
             return
 
         def removed(done: bool | None) -> None:
             if done:
                 self.load_status(with_aws=False)
 
-        self.app.push_screen(RemoveScreen(plan), removed)
+        self.app.push_screen(RemoveScreen(message.plan), removed)
 
     def action_back(self) -> None:
         """The first screen: nothing to go back to."""

@@ -137,11 +137,6 @@ class Journal:
         except OSError as error:
             raise WriteError(f"Cannot remove the journal {self.path}: {error.strerror}.") from None
 
-    def discard(self) -> str:
-        """Undo of the journal itself, once everything it covers was rolled back."""
-        self.close()
-        return ""
-
     def _write(self) -> None:
         atomic_write(self.path, self.entry.to_toml().encode("utf-8"), backup=False, mode=0o600)
 

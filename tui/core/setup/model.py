@@ -200,11 +200,17 @@ class ApplyResult:
     error_kind: ErrorKind | None = None
     changed: bool = False
     still_changed: list[str] = field(default_factory=list)
+    summary: str = ""  # after a failure: what the rollback did, or what it could not undo
+
+    @property
+    def message(self) -> str:
+        """The failure and what the rollback left, in one text."""
+        return f"{self.error or 'The apply failed.'} {self.summary}".strip()
 
     def failure(self) -> SetupError:
         """The failure as an error whose details carry every step and what stayed changed."""
         return SetupError(
-            self.error or "The apply failed.",
+            self.message,
             kind=self.error_kind or ErrorKind.CONFIG,
             changed=self.changed,
             steps=[step.to_json() for step in self.steps],

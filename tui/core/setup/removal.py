@@ -170,7 +170,7 @@ def apply_removal(
             tail = "The rollback failed in part: " + "; ".join(result.still_changed) + "."
         else:
             tail = "Everything was put back."
-        result.error = f"{error} {tail}"
+        result.error, result.summary = str(error), tail
         if result.backup is not None and not result.still_changed:
             result.backup.unlink(missing_ok=True)
             result.backup = None

@@ -48,6 +48,7 @@ class _Run:
         self.undo: list[Undo] = []
         self.on_step = on_step
         self.failure_cause: ToolError | None = None
+        self.journal: Journal | None = None
 
     def report(self, name: str, status: StepStatus, detail: str) -> None:
         step = Step(name, status, detail)
@@ -75,12 +76,26 @@ class _Run:
                 self.result.still_changed.append(remains)
                 self.report(name, StepStatus.FAILED, f"could not undo: {undo_error}")
             else:
-                self.report(name, StepStatus.ROLLED_BACK, undone[-1])
+                self.report(name, StepStatus.ROLLED_BACK, "restored as it was")
         self.result.changed = bool(self.result.still_changed)
         if self.result.backup is not None and not self.result.still_changed:
             self.result.backup.unlink(missing_ok=True)
             self.result.backup = None
-        self.result.error = f"{error} {self.summary(undone)}".rstrip()
+        summary = self.summary(undone)
+        if self.journal is not None:
+            if self.result.still_changed:
+                # Kept: the next run finds it and finishes the rollback.
+                summary += (
+                    " The journal is kept, so the next apply or remove of this scope finishes "
+                    "the rollback; status shows it until then."
+                )
+            else:
+                try:
+                    self.journal.close()
+                except ToolError as journal_error:
+                    self.result.still_changed.append(str(journal_error))
+        self.result.error = str(error)
+        self.result.summary = summary
         return self.result
 
     def summary(self, undone: list[str]) -> str:
@@ -162,7 +177,7 @@ def _apply_file(
                 pid=os.getpid(),
             ),
         )
-        run.undo.append(("journal", f"the journal {journal.path} remains", journal.discard))
+        run.journal = journal
         _store_secret(plan.keyring, keystore, secret, allow_insecure, run)
         journal.advance(KEYRING)
         _write_file(change, clock, run)
@@ -194,7 +209,12 @@ def _store_secret(
     if previous is not None:
         keystore.put(aside, previous, allow_insecure=True)
     failpoints.reached("apply:previous-kept")
-    keystore.put(action.path, secret, allow_insecure=allow_insecure)
+    try:
+        keystore.put(action.path, secret, allow_insecure=allow_insecure)
+    except KeyStoreError:
+        if previous is not None:
+            keystore.delete(aside)
+        raise
     failpoints.reached("apply:secret-stored")
 
     def put_back() -> str:
