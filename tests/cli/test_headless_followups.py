@@ -50,9 +50,9 @@ from tests.fixtures.java_oracle import JavaPropertiesOracle
 from tests.fixtures.keyring_service import SecretServiceSession
 from tui import __version__
 from tui.cli import build_parser, json_command
-from tui.core.verify import AssumedRole, parse_assumed_role
 from tui.core.keystore import SERVICE, KeyStore
 from tui.core.secret import Secret
+from tui.core.verify import AssumedRole, parse_assumed_role
 from tui.demo import make_rundeck_layout
 
 REPO = Path(__file__).resolve().parents[2]
