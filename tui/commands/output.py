@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 from tui import __version__
+from tui.core.steps import Step
+from tui.step_marks import STEP_MARKS
 
 JSON_SCHEMA_VERSION = 1
+# The ANSI colours of the step marks' Rich styles (tui/step_marks.py).
+ANSI_STYLE = {"dim": "2", "yellow": "33", "green": "32", "bold red": "1;31"}
 
 
 class CommandError(Exception):
@@ -55,6 +60,18 @@ def colour_diff(diff: str) -> str:
         else:
             lines.append(line)
     return "".join(lines)
+
+
+def print_steps(steps: Iterable[Step], stream: TextIO | None = None) -> None:
+    """One line per step: its mark, its name and its detail; the mark coloured on a terminal."""
+    stream = stream or sys.stdout
+    colour = use_colour(stream)
+    for step in steps:
+        glyph, style = STEP_MARKS[step.status]
+        if colour and style in ANSI_STYLE:
+            glyph = f"\x1b[{ANSI_STYLE[style]}m{glyph}\x1b[0m"
+        detail = f": {step.detail}" if step.detail else ""
+        print(f"{glyph} {step.name}{detail}", file=stream, flush=True)
 
 
 def error(message: str) -> None:

@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tui.cli import EXIT_AWS, EXIT_OK, EXIT_USAGE, EXIT_VERIFY
-from tui.commands.output import CommandError, emit_json, error
+from tui.commands.output import CommandError, emit_json, error, print_steps
 
 DEFAULT_ROLE_NAME = "rundeck-aws"
-STEP_MARKS = {"running": "…", "done": "✓", "failed": "✗", "not run": "-"}
 VERDICT_MARKS = {"allowed": "✓", "denied": "✗", "unknown": "?"}
 EXIT_BY_STATE = {"allowed": EXIT_OK, "denied": EXIT_VERIFY, "unknown": EXIT_AWS}
 METADATA_TIMEOUT = 2.0
@@ -314,13 +313,12 @@ def _provision(options: argparse.Namespace) -> int:
 
 
 def _run(options: argparse.Namespace, setup: Any, summary: dict[str, Any]) -> int:
-    from tui.core.iam.provision import StepOutcome, execute
+    from tui.core.iam.provision import execute
+    from tui.core.steps import Step
 
-    def show(outcome: StepOutcome) -> None:
-        if options.json or outcome.status == "running":
-            return
-        detail = f": {outcome.detail}" if outcome.detail else ""
-        print(f"{STEP_MARKS[outcome.status]} {outcome.description}{detail}", flush=True)
+    def show(step: Step) -> None:
+        if not options.json and step.status.finished:
+            print_steps([step])
 
     result = execute(setup, on_step=show)
     summary["result"] = result.to_json_dict()
@@ -331,7 +329,7 @@ def _run(options: argparse.Namespace, setup: Any, summary: dict[str, Any]) -> in
         return _finish(options, summary, changed=True, message="Done.")
     code = EXIT_AWS
     if options.json:
-        changed = any(outcome.status == "done" for outcome in result.outcomes)
+        changed = result.changed_anything
         payload = {"ok": False, "changed": changed, "error": result.error, **summary}
         emit_json("provision", payload, code)
         return code
