@@ -123,7 +123,8 @@ class PolicyChecked(Message):
 
 if TYPE_CHECKING:
     from tui.core.iam.inventory import InstanceChoice
-    from tui.core.iam.provision import ProvisionPlan, ProvisionResult, StepOutcome
+    from tui.core.iam.provision import ProvisionPlan, ProvisionResult
+    from tui.core.steps import Step
 
 
 @dataclass
@@ -146,7 +147,9 @@ class ProvisionPlanned(Message):
 
 @dataclass
 class ProvisionProgress(Message):
-    outcome: StepOutcome
+    """One of the setup's calls running, or how it ended."""
+
+    step: Step
 
 
 @dataclass

@@ -22,11 +22,11 @@ from tui.core.iam.provision import (
     PlanError,
     ProvisionPlan,
     StepContext,
-    StepOutcome,
     execute,
     plan_role_setup,
 )
-from tui.core.iam.provision import _while_propagating as while_propagating
+from tui.core.iam.provision.running import while_propagating
+from tui.core.steps import Step
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -165,14 +165,15 @@ def test_role_profile_and_one_instance(world: Aws) -> None:
         f"associate:{instance}",
     ]
     assert world.role_names() == []  # planning only reads
-    seen: list[StepOutcome] = []
+    seen: list[Step] = []
     result = execute(plan, on_step=seen.append)
     assert result.ok, result.error
-    assert [(o.key, o.status) for o in seen[:2]] == [
-        ("create-role", "running"),
-        ("create-role", "done"),
+    create_role = plan.steps[0].description  # the step of key create-role
+    assert [(o.name, o.status) for o in seen[:2]] == [
+        (create_role, "running"),
+        (create_role, "done"),
     ]
-    assert all(outcome.status == "done" for outcome in result.outcomes)
+    assert all(outcome.status == "done" for outcome in result.steps)
     world.assert_role_set_up("ec2.amazonaws.com")
     profile = world.iam.get_instance_profile(InstanceProfileName=ROLE)["InstanceProfile"]
     assert [role["RoleName"] for role in profile["Roles"]] == [ROLE]
@@ -456,7 +457,7 @@ def test_a_policy_iam_rejects_stops_after_the_role_and_says_what_exists(world: A
     )
     result = execute(plan)
     assert not result.ok
-    assert [(o.key, o.status) for o in result.outcomes] == [
+    assert [(o["key"], o["status"]) for o in result.to_json_dict()["steps"]] == [
         ("create-role", "done"),
         ("put-role-policy", "failed"),
         ("create-instance-profile", "not run"),
@@ -489,7 +490,7 @@ def test_an_instance_taken_meanwhile_fails_that_step_and_the_report_says_so(worl
     )
     result = execute(plan)
     assert not result.ok
-    statuses = {o.key: o.status for o in result.outcomes}
+    statuses = {o["key"]: o["status"] for o in result.to_json_dict()["steps"]}
     assert statuses[f"associate:{first}"] == "done"
     assert statuses[f"associate:{second}"] == "failed"
     assert statuses[f"associate:{third}"] == "not run"

@@ -19,6 +19,7 @@ from tui import __version__
 from tui.core.errors import ToolError
 from tui.core.exit_codes import EXIT_OK, exit_code
 from tui.core.steps import Step
+from tui.step_marks import STEP_MARKS
 
 JSON_SCHEMA_VERSION = 1
 
@@ -124,22 +125,20 @@ def colour_diff(diff: str) -> str:
     return "".join(lines)
 
 
-STEP_MARKS = {
-    "pending": "·",
-    "running": "…",
-    "done": "✓",
-    "skipped": "-",
-    "failed": "✗",
-    "rolled back": "↺",
-}
+# The ANSI colours of the step marks' Rich styles (tui/step_marks.py).
+ANSI_STYLE = {"dim": "2", "yellow": "33", "green": "32", "bold red": "1;31"}
 
 
 def print_steps(steps: Iterable[Step], stream: TextIO | None = None) -> None:
-    """One line per step, mark, name and detail: the CLI's rendering of any flow's steps."""
+    """One line per step: its mark, its name and its detail; the mark coloured on a terminal."""
     stream = stream or sys.stdout
+    colour = use_colour(stream)
     for step in steps:
-        mark = STEP_MARKS.get(str(step.status), "•")
-        stream.write(f"  {mark} {step.name:<11} {step.detail}\n".rstrip() + "\n")
+        glyph, style = STEP_MARKS[step.status]
+        if colour and style in ANSI_STYLE:
+            glyph = f"\x1b[{ANSI_STYLE[style]}m{glyph}\x1b[0m"
+        detail = f": {step.detail}" if step.detail else ""
+        print(f"{glyph} {step.name}{detail}", file=stream, flush=True)
 
 
 def error(message: str) -> None:

@@ -9,12 +9,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tui.commands.output import CommandResult, error, run_command
+from tui.commands.output import CommandResult, error, print_steps, run_command
 from tui.core.errors import ErrorKind, ToolError
 from tui.core.exit_codes import EXIT_AWS, EXIT_OK, EXIT_VERIFY, exit_code
 
 DEFAULT_ROLE_NAME = "rundeck-aws"
-STEP_MARKS = {"running": "…", "done": "✓", "failed": "✗", "not run": "-"}
 VERDICT_MARKS = {"allowed": "✓", "denied": "✗", "unknown": "?"}
 EXIT_BY_STATE = {"allowed": EXIT_OK, "denied": EXIT_VERIFY, "unknown": EXIT_AWS}
 METADATA_TIMEOUT = 2.0
@@ -268,7 +267,7 @@ def _provision(options: argparse.Namespace) -> CommandResult:
                 client_factory=None,
             )
         except PlanError as problem:
-            raise ToolError(str(problem), kind=ErrorKind(problem.kind)) from None
+            raise ToolError(str(problem), kind=problem.kind) from None
 
     setup = plan(options.replace_existing)
     if not options.json:
@@ -302,13 +301,12 @@ def _provision(options: argparse.Namespace) -> CommandResult:
 
 
 def _run(options: argparse.Namespace, setup: Any, summary: dict[str, Any]) -> CommandResult:
-    from tui.core.iam.provision import StepOutcome, execute
+    from tui.core.iam.provision import execute
+    from tui.core.steps import Step
 
-    def show(outcome: StepOutcome) -> None:
-        if options.json or outcome.status == "running":
-            return
-        detail = f": {outcome.detail}" if outcome.detail else ""
-        print(f"{STEP_MARKS[outcome.status]} {outcome.description}{detail}", flush=True)
+    def show(step: Step) -> None:
+        if not options.json and step.status.finished:
+            print_steps([step])
 
     result = execute(setup, on_step=show)
     summary["result"] = result.to_json_dict()
@@ -317,7 +315,7 @@ def _run(options: argparse.Namespace, setup: Any, summary: dict[str, Any]) -> Co
             for line in result.follow_up:
                 print(line)
         return _finish(options, summary, changed=True, message="Done.")
-    changed = any(outcome.status == "done" for outcome in result.outcomes)
+    changed = result.changed_anything
     failure = ToolError(str(result.error), kind=ErrorKind.AWS, changed=changed, **summary)
     if options.json:
         raise failure

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from tui.commands.apply import read_secret
-from tui.commands.output import STEP_MARKS, CommandResult, run_command
+from tui.commands.output import CommandResult, run_command
 from tui.core.errors import ErrorKind, ToolError, UsageProblem
 from tui.core.exit_codes import EXIT_OK, exit_code
 from tui.core.redact import shown
@@ -17,6 +17,7 @@ from tui.core.secret import Secret
 from tui.core.steps import Step
 from tui.core.validate import ValidationError, clean_secret
 from tui.services import Services
+from tui.step_marks import STEP_MARKS
 
 OUTCOME_TEXT = {
     "rotated": "Rotated: Rundeck uses the new key.",
@@ -223,8 +224,7 @@ def _run(
 
     def show(step: Step) -> None:
         if not options.json:
-            mark = STEP_MARKS.get(str(step.status), "•")
-            print(f"  {mark} {step.name}: {step.detail}", flush=True)
+            print(f"  {STEP_MARKS[step.status].glyph} {step.name}: {step.detail}", flush=True)
 
     def consent(spare: SpareKey) -> bool:
         if options.delete_inactive:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,23 +23,25 @@ from tui.core.model import Method
 from tui.messages import InstancesLoaded, ProvisionFinished, ProvisionPlanned, ProvisionProgress
 from tui.screens.base import WizardStep
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.rotate import aligned_grid
+from tui.widgets.provision_view import (
+    after_script,
+    bash,
+    describe_result,
+    instance_row,
+    plan_summary,
+    short_profile,
+)
 from tui.widgets.save_row import SaveRow
+from tui.widgets.step_list import StepList
 
 if TYPE_CHECKING:
     from tui.core.detect import Detection
     from tui.core.iam.inventory import InstanceChoice
-    from tui.core.iam.provision import ProvisionPlan, ProvisionResult, Skipped, StepOutcome
+    from tui.core.iam.provision import ProvisionPlan, ProvisionResult
+    from tui.core.steps import Step
 
 DEFAULT_ROLE_NAME = "rundeck-aws"  # the headless provision command's default too
 REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
-# The plan words the confirmation for the command line; here it is the Replace checkbox.
-STEP_LOOK = {
-    "running": ("…", "yellow"),
-    "done": ("✓", "green"),
-    "failed": ("✗", "bold red"),
-    "not run": ("–", "dim"),
-}
 
 
 def region_of(method: Method | None, detection: Detection | None, typed: str | None) -> str:
@@ -61,129 +63,6 @@ def region_of(method: Method | None, detection: Detection | None, typed: str | N
     return typed or ""
 
 
-def short_profile(arn: str) -> str:
-    """``arn:aws:iam::1:instance-profile/path/legacy`` → ``legacy``: rows stay one line."""
-    return arn.rsplit("/", 1)[-1]
-
-
-def instance_row(choice: InstanceChoice, current: str | None) -> Text:
-    """Id, name, state unless running, and what it has; each blank ends a run, never starts one
-    (SVG renderers drop the blanks that start a text run)."""
-    parts = [(choice.instance_id, ""), (choice.name or "(no name)", "dim")]
-    if choice.state != "running":
-        parts.append((choice.state, "yellow"))
-    if choice.instance_id == current:
-        parts.append(("this instance", "bold cyan"))
-    if choice.instance_profile_arn:
-        parts.append((f"has {short_profile(choice.instance_profile_arn)}", "yellow"))
-    row = Text()
-    for index, (words, style) in enumerate(parts):
-        row.append(words + ("  " if index < len(parts) - 1 else ""), style=style)
-    return row
-
-
-def left_alone(item: Skipped) -> str:
-    return f"{item.target}: {item.describe(consent='tick Replace above')}"
-
-
-def plan_summary(plan: ProvisionPlan) -> Text:
-    """How many calls, and what is left alone or worth a warning, above the commands."""
-    text = Text()
-    count = len(plan.steps)
-    if count:
-        calls = "1 AWS call" if count == 1 else f"{count} AWS calls"
-        text.append(f"{calls} to make ", style="bold")
-        text.append(f"in account {plan.account}, {plan.region}. Run them with Run, or copy them.")
-    else:
-        text.append("✓ Nothing to do: everything is in place already.", style="bold green")
-    for item in plan.skipped:
-        text.append(f"\nLeft alone: {left_alone(item)}", style="yellow")
-    for warning in plan.warnings:
-        text.append(f"\n⚠ {warning}", style="yellow")
-    return text
-
-
-def bash(script: str) -> Text:
-    """The commands coloured by hand: comments dim, options and quoted documents picked out.
-
-    A Pygments theme paints its own background behind some tokens, which shows as dark
-    patches on the panel; these styles take the terminal's colours, light or dark.
-    """
-    text = Text()
-    for line in script.splitlines(keepends=True):
-        if line.lstrip().startswith("#"):
-            text.append(line, style="dim")
-            continue
-        command = Text(line)
-        command.highlight_regex(r"^aws [a-z0-9-]+ [a-z0-9-]+", "bold")
-        command.highlight_regex(r"(?<= )--[a-z0-9-]+", "cyan")
-        command.highlight_regex(r"'[^']*'", "yellow")
-        text.append_text(command)
-    return text
-
-
-def steps_table(outcomes: list[StepOutcome]) -> RenderableType:
-    table = aligned_grid(labels=1)
-    for outcome in outcomes:
-        mark, style = STEP_LOOK.get(outcome.status, ("•", ""))
-        detail = Text(outcome.description)
-        if outcome.detail:
-            detail.append(f": {outcome.detail}", style="red" if outcome.status == "failed" else "")
-        table.add_row(Text(mark, style=style), "", detail)
-    return table
-
-
-def listed(title: str, lines: tuple[str, ...]) -> list[RenderableType]:
-    """A bold title, then one row per line: commands after a dim $, in cyan; the rest after •."""
-    if not lines:
-        return []
-    rows = aligned_grid(labels=1)
-    for line in lines:
-        if line.startswith("aws "):
-            rows.add_row(Text("$", style="dim"), "", Text(line, style="cyan"))
-        else:
-            rows.add_row(Text("•", style="dim"), "", line)
-    return [Text(title, style="bold"), rows]
-
-
-def describe_result(result: ProvisionResult, plan: ProvisionPlan | None) -> RenderableType:
-    """How the run ended, what exists in AWS (read back after a failure), and what is next.
-
-    After a success the steps above already say what was made; only what the plan found in
-    place or left alone is added, so nothing is said twice.
-    """
-    parts: list[RenderableType] = [Text()]  # a line apart from the steps
-    if result.ok:
-        parts.append(Text("✓ Done.", style="bold green"))
-        if plan is not None:
-            parts += listed("In place already:", plan.in_place)
-            parts += listed("Left alone:", tuple(left_alone(item) for item in plan.skipped))
-    else:
-        # The failed call's line above says why; the calls after it were not made.
-        parts.append(Text("✗ Stopped at the failed call (✗ above).", style="bold red"))
-        parts += listed("What exists in AWS now:", result.exists_now)
-        if result.survey_error:
-            parts.append(Text(result.survey_error, style="yellow"))
-        parts += listed("Not done:", result.not_done)
-        parts += listed(
-            "To undo it (not needed to retry: a new preview reuses what exists):",
-            result.undo_commands,
-        )
-    parts += listed("Next:", result.follow_up)
-    return Group(*parts)
-
-
-def after_script(result: ProvisionResult) -> str:
-    """The run's follow-up as a shell script, with the undo commands commented out."""
-    lines = ["# pa-aws-setup: after setting up the role"]
-    for line in result.follow_up:
-        lines.append(line if line.startswith("aws ") else f"# {line}")
-    if result.undo_commands and not result.ok:
-        lines.append("# To undo what was done (newest first), remove the leading '# ':")
-        lines += [f"# {command}" for command in result.undo_commands]
-    return "\n".join(lines) + "\n"
-
-
 class ProvisionScreen(WizardStep):
     """The form, then Preview (AWS is read, nothing changes), then Run after a confirmation."""
 
@@ -203,7 +82,6 @@ class ProvisionScreen(WizardStep):
         self.ran: ProvisionPlan | None = None  # the plan of the last run
         self.running = False
         self.result: ProvisionResult | None = None
-        self.outcomes: dict[str, StepOutcome] = {}
         self.replace = False
         self.choices: dict[str, InstanceChoice] = {}
         self.ticked: set[str] = set()
@@ -271,7 +149,7 @@ class ProvisionScreen(WizardStep):
                 yield Input(placeholder="service", id="service")
             yield Checkbox("Replace a task role it has already", id="replace")
         yield Static("", id="plan-summary")
-        yield Static("", id="provision-steps")
+        yield StepList(id="provision-steps")
         yield Static("", id="provision-outcome")
         yield Static("", id="plan-script", classes="record")
         yield SaveRow(
@@ -557,7 +435,6 @@ class ProvisionScreen(WizardStep):
             return
         plan = self.plan = message.plan
         self.result = None
-        self.outcomes.clear()
         self.query_one("#provision-steps").display = False
         self.query_one("#provision-outcome").display = False
         summary.update(plan_summary(plan))
@@ -617,10 +494,9 @@ class ProvisionScreen(WizardStep):
         self.running = True
         self.ran = plan
         self.plan = None  # a plan runs once; a new preview reads AWS again
-        self.outcomes.clear()
-        steps = self.query_one("#provision-steps", Static)
+        steps = self.query_one("#provision-steps", StepList)
         steps.display = True
-        steps.update(Text("Starting…", style="yellow"))
+        steps.show(plan.pending_steps())
         self.query_one("#provision-outcome").display = False
         self.query_one("#plan-script").display = False
         self.query_one("#script-row").display = False
@@ -639,26 +515,23 @@ class ProvisionScreen(WizardStep):
     def run_plan(self, plan: ProvisionPlan) -> None:
         from tui.core.iam.provision import execute
 
-        def report(outcome: StepOutcome) -> None:
-            self.post_message(ProvisionProgress(outcome))
+        def report(step: Step) -> None:
+            self.post_message(ProvisionProgress(step))
 
         result = execute(plan, on_step=report)
         self.post_message(ProvisionFinished(result))
 
     @on(ProvisionProgress)
     def step_reported(self, message: ProvisionProgress) -> None:
-        # One line per step: "running" turns into its result in place.
-        self.outcomes[message.outcome.key] = message.outcome
-        steps = self.query_one("#provision-steps", Static)
-        steps.update(steps_table(list(self.outcomes.values())))
+        steps = self.query_one("#provision-steps", StepList)
+        steps.report(message.step)  # pending, running, then its result, on one line
         self.call_after_refresh(steps.scroll_visible, animate=False)
 
     @on(ProvisionFinished)
     def finished(self, message: ProvisionFinished) -> None:
         result = self.result = message.result
         self.running = False
-        self.outcomes.update({outcome.key: outcome for outcome in result.outcomes})
-        self.query_one("#provision-steps", Static).update(steps_table(list(self.outcomes.values())))
+        self.query_one("#provision-steps", StepList).show(result.steps)
         self.query_one("#plan-summary", Static).update(
             Text("Ran the AWS calls below.", style="bold")
             if result.ok
