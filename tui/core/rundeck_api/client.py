@@ -4,7 +4,8 @@ Contract: /work/shared/reference/rundeck-api.md §1–§4 (facts from RD = runde
 token goes only in the ``X-Rundeck-Auth-Token`` header, never the query string (RD
 ``rundeckapp/grails-app/controllers/rundeck/interceptors/SetUserInterceptor.groovy``); redirects
 are never followed; there are no retries. There is deliberately no method that PUTs a project's
-whole ``/config``: that replaces every key (RD ``ProjectController.groovy`` ``apiProjectConfigPut``).
+whole ``/config``: that replaces every key (RD ``ProjectController.groovy``
+``apiProjectConfigPut``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from tui.core.rundeck import ProjectNameError, validate_project_name
 from tui.core.rundeck_api.errors import (
     ErrorBody,
     NotRundeck,
-    RundeckApiError,
     RundeckRequestInvalid,
     RundeckTimeout,
     RundeckTlsError,
@@ -140,7 +140,8 @@ class RundeckClient:
         """The server's newest API version, from a token-less ``GET /api/9999/system/info``.
 
         The version check runs before authentication, so the 400 body's ``apiversion`` is the
-        max (RD ``rundeckapp/grails-app/controllers/rundeck/interceptors/ApiVersionInterceptor.groovy``).
+        max (RD ``rundeckapp/grails-app/controllers/rundeck/interceptors/
+        ApiVersionInterceptor.groovy``).
         """
         answer = self._send(
             "GET", f"/api/{PROBE_API_VERSION}/system/info", send_token=False, timeout=timeout
@@ -184,7 +185,7 @@ class RundeckClient:
     # -- projects ----------------------------------------------------------------------------
 
     def list_projects(self) -> list[ProjectSummary]:
-        """Projects the token may read, by name (RD ``ProjectController.groovy`` ``apiProjectList``)."""
+        """Projects the token may read, by name (RD ``ProjectController.groovy`` apiProjectList)."""
         data = self._json(self._call("GET", self._api("projects")), "GET projects")
         if not isinstance(data, list):
             raise self._not_json("GET projects")

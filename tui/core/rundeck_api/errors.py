@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from tui.core.errors import ErrorKind, ToolError
 
@@ -30,7 +30,7 @@ _MASKED_TOKEN = re.compile(r"\(Token:[^)]*\)")
 
 
 class RundeckApiError(ToolError):
-    """A Rundeck API call failed; ``status`` and ``error_code`` say how, when the server answered."""
+    """A Rundeck API call failed; ``status`` and ``error_code`` say how when the server answered."""
 
     kind = ErrorKind.RUNDECK
 
@@ -51,7 +51,7 @@ class RundeckApiError(ToolError):
 
 
 class RundeckRequestInvalid(RundeckApiError):
-    """The caller asked for something the client refuses before sending it (bad path, empty value)."""
+    """A request the client refuses before sending it (a bad path, an empty value)."""
 
     kind = ErrorKind.USAGE
 

@@ -16,7 +16,8 @@ keys/KeyStorageTreeImpl.java`` ``readPassword``); never with a ``; charset`` par
 
 # One segment of a storage path as RD's StorageParams accepts it: a first character from
 # letters, digits and , . + _ -, then the same or a space (RD also takes other whitespace; we do
-# not); never ".." (RD rundeckapp/src/main/groovy/com/dtolabs/rundeck/app/support/StorageParams.groovy).
+# not); never ".." (RD rundeckapp/src/main/groovy/com/dtolabs/rundeck/app/support/
+# StorageParams.groovy).
 _SEGMENT = re.compile(r"[a-zA-Z0-9,.+_-][ a-zA-Z0-9,.+_-]*")
 _CONFIG_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:@+-]*")
 
