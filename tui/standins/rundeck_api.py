@@ -89,7 +89,7 @@ class RundeckStandIn:
         self.projects: dict[str, dict[str, str]] = {
             name: dict(config) for name, config in (projects or {}).items()
         }
-        self.tokens = token_table(tokens)
+        self._tokens = token_table(tokens)
         self.keys = KeyStore(clock)
         self.requests: list[LoggedRequest] = []
         self.proxy: str | None = None
@@ -212,7 +212,7 @@ class RundeckStandIn:
         # SetUserInterceptor: the authtoken query parameter wins over the header.
         in_query = query.get("authtoken") or [""]
         token_text = in_query[0] or headers.get("x-rundeck-auth-token")
-        token = self.tokens.get(token_text) if token_text else None
+        token = self._tokens.get(token_text) if token_text else None
         if token is None:
             who = f"Token:{mask_token(token_text)}" if token_text else "unauthenticated"
             return _Reply(
