@@ -349,7 +349,8 @@ def test_acl_denial_is_403_with_action_and_path(standin: RundeckStandIn) -> None
 
 def test_project_context_rule_only_covers_its_project_keys(standin: RundeckStandIn) -> None:
     """§6/§8.10: keys/project/<P>/ is checked in the app and in P's context, one allow suffices;
-    other paths only in the app context (RD core/.../storage/ProjectKeyStorageContextProvider.java)."""
+    other paths only in the app context (RD core/.../storage/
+    ProjectKeyStorageContextProvider.java)."""
     assert post_password(standin, "project/db1/aws", token=PROJECT_ONLY).status == 201
     assert post_password(standin, "project/db2/aws", token=PROJECT_ONLY).status == 403
     assert post_password(standin, "aws/secret", token=PROJECT_ONLY).status == 403
@@ -366,7 +367,8 @@ def test_project_context_rule_only_covers_its_project_keys(standin: RundeckStand
 
 def test_project_config_auth_and_missing(standin: RundeckStandIn) -> None:
     """§3/§8.11: unknown project → 404 api.error.item.doesnotexist; no configure → 403
-    api.error.item.unauthorized (RD ProjectController @RdAuthorizeProject, web/ExceptionHandler.groovy)."""
+    api.error.item.unauthorized (RD ProjectController @RdAuthorizeProject,
+    org/rundeck/web/ExceptionHandler.groovy)."""
     missing = call(standin, "GET", "/api/59/project/nope/config")
     assert missing.status == 404 and missing.json()["errorCode"] == "api.error.item.doesnotexist"
     denied = call(standin, "GET", "/api/59/project/db2/config", token=PROJECT_ONLY)
@@ -394,7 +396,8 @@ def test_whole_config_put_replaces_every_key(standin: RundeckStandIn) -> None:
 def test_config_key_endpoints(standin: RundeckStandIn) -> None:
     """§3/§8.11: PUT /config/KEY {"value"} merges, empty → 400; GET defaults to text/plain, JSON
     {"key","value"}; missing → 404; DELETE 204 even if absent (RD ProjectController
-    apiProjectConfigKey*, services/FrameworkService.groovy removeFrameworkProjectConfigProperties)."""
+    apiProjectConfigKey*, services/FrameworkService.groovy
+    removeFrameworkProjectConfigProperties)."""
     key = "/api/59/project/db1/config/project.aws.region"
     put = call(standin, "PUT", key, body=b'{"value": "eu-west-1"}', content_type="application/json")
     assert put.status == 200 and put.json() == {"key": "project.aws.region", "value": "eu-west-1"}

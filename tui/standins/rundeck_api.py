@@ -188,6 +188,8 @@ class RundeckStandIn:
             )
         if self.delay_seconds:
             self._stopping.wait(self.delay_seconds)
+        if self._stopping.is_set():
+            return _Reply(503, b"", None)
         if self.proxy == PROXY_HTML:
             return _Reply(200, _HTML_PAGE, "text/html;charset=utf-8")
         login = f"{self.url}/user/login"
