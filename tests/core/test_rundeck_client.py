@@ -200,6 +200,11 @@ def test_server_error_and_bad_request_mapping(standin: RundeckStandIn) -> None:
         where="u",
     )
     assert isinstance(bad, RundeckBadRequest) and bad.error_code == "api.error.invalid.request"
+    assert isinstance(error_for_status(401, b"", method="GET", where="u"), NotRundeck)
+    echoed = error_for_status(
+        403, b'{"error":true,"message":"(Token:abcde****) is not allowed"}', method="GET", where="u"
+    )
+    assert isinstance(echoed, RundeckForbidden) and "abcde" not in str(echoed)
 
 
 # -- project config ------------------------------------------------------------------------

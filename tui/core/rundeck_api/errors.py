@@ -198,6 +198,12 @@ def error_for_status(
             f"Rundeck refused {request} (403){': ' + said if said else ''}.",
             **common,
         )
+    if status in (401, 407):
+        return NotRundeck(
+            f"{request} asked for HTTP authentication ({status}); Rundeck's API never does "
+            "(it answers 403), so a proxy or single sign-on is in front: use Rundeck's own URL.",
+            **common,
+        )
     if status == 404:
         return RundeckNotFound(
             f"Rundeck answered {request} with 404 (not found){': ' + said if said else ''}.",
