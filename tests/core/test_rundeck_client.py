@@ -9,6 +9,8 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -421,3 +423,26 @@ def test_url_launcher_default_port_and_context(tmp_path: Path) -> None:
     assert (found.url, found.source) == ("http://localhost:4441/rd", UrlSource.DEFAULT)
     nothing = discover_base_url(env={}, root=tmp_path / "empty")
     assert nothing.url == "http://localhost:4440" and "default" in nothing.describe()
+
+
+def test_core_package_imports_no_ui_or_aws_sdk() -> None:
+    """tui.core.rundeck_api loads neither textual, rich nor boto3 (urllib3 is the transport)."""
+    code = (
+        "import sys, tui.core.rundeck_api\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('textual', 'rich', 'boto3', 'botocore', 'requests')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path.cwd()
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_folder_metadata_and_listing_a_key(standin: RundeckStandIn) -> None:
+    """§1: a folder's metadata has type directory and no name; listing a key is refused."""
+    client = client_for(standin)
+    client.create_password("project/db1/aws-secret", Secret("x"))
+    folder = client.key_metadata("keys/project/db1")
+    assert folder is not None and folder.is_directory and folder.name is None
+    with pytest.raises(RundeckRequestInvalid, match="is a key, not a folder"):
+        client.list_keys("project/db1/aws-secret")
