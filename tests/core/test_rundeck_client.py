@@ -26,6 +26,7 @@ from tui.core.rundeck_api import (
     CONNECT_BUDGET_SECONDS,
     OUR_API_VERSION,
     PASSWORD_CONTENT_TYPE,
+    KeyMetadata,
     NotRundeck,
     RundeckApiError,
     RundeckBadRequest,
@@ -152,6 +153,17 @@ def test_is_password_needs_the_exact_type(standin: RundeckStandIn) -> None:
     standin.seed_key("keys/wrong", b"x", PASSWORD_CONTENT_TYPE + "; charset=utf-8")
     meta = client_for(standin).key_metadata("wrong")
     assert meta is not None and not meta.is_password
+    odd = KeyMetadata.from_json(
+        {
+            "path": "keys/x",
+            "type": "file",
+            "meta": {
+                "Rundeck-data-type": "password",
+                "Rundeck-content-type": PASSWORD_CONTENT_TYPE + ";charset=UTF-8",
+            },
+        }
+    )
+    assert not odd.is_password
 
 
 def test_conflict_not_found_and_delete(standin: RundeckStandIn) -> None:
