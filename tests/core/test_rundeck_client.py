@@ -117,7 +117,7 @@ def test_bad_token_is_rejected_without_echoing_it(standin: RundeckStandIn) -> No
         client_for(standin, wrong).connect()
     text = str(caught.value) + repr(caught.value) + repr(caught.value.details)
     assert wrong not in text and wrong[:5] not in text
-    assert caught.value.error_kind is ErrorKind.RUNDECK
+    assert caught.value.kind is ErrorKind.RUNDECK
 
 
 def test_acl_denial_names_action_and_path(standin: RundeckStandIn) -> None:
