@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.core.errors import ErrorKind, ToolError
 from tui.core.keystore import BackendInfo
@@ -21,6 +22,10 @@ from tui.core.model import Answers
 from tui.core.record import SetupRecord
 from tui.core.rundeck import RundeckInstall
 from tui.core.steps import Step
+
+if TYPE_CHECKING:
+    from tui.core.rundeck_link import Offline, RundeckLink
+    from tui.core.setup.rundeck_targets import ApiConfigChange, KeyStorageAction
 
 Clock = Callable[[], datetime]
 
@@ -34,6 +39,7 @@ class PlanKind(StrEnum):
 
     FILE = "file"  # a properties file on disk: framework.properties or project.properties
     PASTE = "paste"  # a project kept in Rundeck's database, without an API: lines to paste
+    API = "api"  # a project's configuration through Rundeck's API (its database)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,10 @@ class SetupPlan:
     warnings: tuple[str, ...]
     blockers: tuple[Blocker, ...] = ()
     recovery: Recovery | None = None
+    api_config: ApiConfigChange | None = None
+    key_storage: KeyStorageAction | None = None
+    rundeck: RundeckLink | Offline | None = None
+    notes: tuple[str, ...] = ()  # what to do after applying (a restart, an ACL rule)
 
     # The file plan's fields, for the front ends that show a diff.
     @property
@@ -154,11 +164,18 @@ class SetupPlan:
         return self.keyring is not None and not self.keyring.unchanged
 
     @property
+    def key_storage_changes(self) -> bool:
+        return self.key_storage is not None and self.key_storage.verb != "keep"
+
+    @property
     def changes_anything(self) -> bool:
         if self.paste is not None:
             return self.paste.save_to is not None or self.keyring_changes
+        if self.api_config is not None:
+            return self.api_config.changes or self.keyring_changes or self.key_storage_changes
         return (
-            self.file_changes
+            self.key_storage_changes
+            or self.file_changes
             or self.record_changes
             or self.keyring_changes
             or self.recovery is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tui.core import record as records
 from tui.core.errors import ErrorKind
 from tui.core.keystore import BackendInfo, KeyStore, KeyStoreError, default_key_path
@@ -17,6 +19,7 @@ from tui.core.rundeck import (
     read_scope_settings,
     setting_key,
 )
+from tui.core.rundeck_link import Offline, RundeckLink
 from tui.core.secret import Secret
 from tui.core.setup.journal import inspect_journal, previous_secret_path
 from tui.core.setup.model import (
@@ -30,6 +33,12 @@ from tui.core.setup.model import (
     RecoveryAction,
     SetupError,
     SetupPlan,
+)
+from tui.core.setup.rundeck_targets import (
+    KeyStorageAction,
+    access_rule,
+    plan_api_config,
+    plan_key_storage,
 )
 from tui.core.writer import WriteError, check_target, read_existing, unified_diff
 
@@ -46,6 +55,8 @@ def plan_setup(
     allow_insecure: bool = False,
     paste_to: str | None = None,
     discard_interrupted_rotation: bool = False,
+    rundeck: RundeckLink | Offline | None = None,
+    replace_key: bool = False,
 ) -> SetupPlan:
     """Compute the configuration, keyring and record changes for ``answers``; change nothing.
 
@@ -60,9 +71,13 @@ def plan_setup(
         before = read_existing(target)
     except (RundeckError, WriteError) as error:
         raise SetupError(str(error), kind=error.kind) from None
+    link = rundeck if isinstance(rundeck, RundeckLink) else None
+    if link is not None and answers.scope is Scope.PROJECT:
+        return _plan_api(install, answers, link, keystore, secret, allow_insecure, replace_key)
     in_database = answers.project is not None and install.project_in_database(answers.project)
     if before is None and answers.scope is Scope.PROJECT and in_database:
-        return _plan_paste(install, answers, keystore, secret, allow_insecure, paste_to)
+        plan = _plan_paste(install, answers, keystore, secret, allow_insecure, paste_to)
+        return replace(plan, rundeck=rundeck)
     if before is None:
         raise SetupError(f"{target} does not exist; is this a Rundeck install?")
     recovery = inspect_journal(target)
@@ -80,9 +95,14 @@ def plan_setup(
     backend = keystore.info() if keystore is not None else None
     record = _record(answers, target, document, record_before, backend, after, clock)
     keyring = _plan_keyring(answers, keystore, secret, backend, allow_insecure, recovery)
-    blockers = list(
-        _blockers(install, answers, keyring, record_before, discard_interrupted_rotation)
-    )
+    blockers = _blockers(install, answers, keyring, record_before, discard_interrupted_rotation)
+    key_storage = None
+    notes: list[str] = []
+    if link is not None:
+        key_storage = plan_key_storage(link.client, answers, keystore, secret)
+        blockers.extend(_key_storage_blockers(key_storage, replace_key))
+    if answers.scope is Scope.SYSTEM and after != before:
+        notes.append(RESTART_NOTE)
     return SetupPlan(
         answers=answers,
         install=install,
@@ -103,6 +123,80 @@ def plan_setup(
         warnings=tuple(_warnings(install, answers, previous_settings.methods, removed, backend)),
         blockers=tuple(blockers),
         recovery=recovery,
+        key_storage=key_storage,
+        rundeck=rundeck,
+        notes=tuple(notes),
+    )
+
+
+# Rundeck reads framework.properties once, at start-up: FrameworkPropertyLookupFactory builds
+# one deferred PropertyLookup that is never reloaded (rundeck/rundeck, rundeckapp/src/main/
+# groovy/com/dtolabs/rundeck/app/internal/framework/FrameworkPropertyLookupFactory.groovy;
+# core/src/main/java/com/dtolabs/rundeck/core/utils/PropertyLookup.java).
+RESTART_NOTE = (
+    "Restart rundeckd (systemctl restart rundeckd) so Rundeck reads the new "
+    "framework.properties: it reads the file only at start-up."
+)
+
+
+def _key_storage_blockers(action: KeyStorageAction | None, replace_key: bool) -> list[Blocker]:
+    if action is None or not action.irreversible or replace_key:
+        return []
+    return [
+        Blocker(
+            f"Rundeck Key Storage already holds a key at {action.path} that this tool did not "
+            "write. A password cannot be read back, so replacing it cannot be undone: pass "
+            "--replace-key to replace it anyway, or choose another --key-path.",
+            ErrorKind.USAGE,
+        )
+    ]
+
+
+def _plan_api(
+    install: RundeckInstall,
+    answers: Answers,
+    link: RundeckLink,
+    keystore: KeyStore | None,
+    secret: Secret | None,
+    allow_insecure: bool,
+    replace_key: bool,
+) -> SetupPlan:
+    """A project whose configuration Rundeck keeps in its database, changed through its API."""
+    change = plan_api_config(link.client, answers)
+    backend = keystore.info() if keystore is not None else None
+    keyring = _plan_keyring(answers, keystore, secret, backend, allow_insecure)
+    key_storage = plan_key_storage(link.client, answers, keystore, secret)
+    blockers: list[Blocker] = []
+    if keyring is not None and keyring.problem is not None:
+        blockers.append(Blocker(keyring.problem, keyring.problem_kind))
+    blockers.extend(_key_storage_blockers(key_storage, replace_key))
+    warnings: list[str] = []
+    on_disk = install.project_properties(answers.project or "")
+    if on_disk.is_file():
+        warnings.append(
+            f"{on_disk} is stale: Rundeck serves project {answers.project} from its database "
+            "(since 3.4), so that file is neither read nor written."
+        )
+    if answers.method is Method.ACCESS_KEY:
+        warnings.append(
+            "Access keys are the least secure method: prefer an IAM role where Rundeck runs on AWS."
+        )
+    notes = []
+    if key_storage is not None:
+        notes.append(access_rule(answers.project, key_storage.path))
+    return SetupPlan(
+        answers=answers,
+        install=install,
+        kind=PlanKind.API,
+        file=None,
+        paste=None,
+        keyring=keyring,
+        warnings=tuple(warnings),
+        blockers=tuple(blockers),
+        api_config=change,
+        key_storage=key_storage,
+        rundeck=link,
+        notes=tuple(notes),
     )
 
 
