@@ -21,6 +21,7 @@ from tui.core.rundeck import (
 )
 from tui.core.secret import Secret
 from tui.core.writer import (
+    DEFAULT_KEEP_BACKUPS,
     WriteError,
     atomic_write,
     check_target,
@@ -121,6 +122,7 @@ def plan_setup(
     try:
         target = install.target(answers.scope, answers.project)
         check_target(target, install.roots)
+        check_target(records.record_path(target), install.roots)
         before = read_existing(target)
     except (RundeckError, WriteError) as error:
         raise SetupError(str(error)) from None
@@ -347,8 +349,13 @@ def apply_setup(
     clock: Clock,
     allow_insecure: bool = False,
     on_step: StepCallback | None = None,
+    keep_backups: int = DEFAULT_KEEP_BACKUPS,
 ) -> ApplyResult:
-    """Apply ``plan``: keyring, then properties file, then record; undo all on any failure."""
+    """Apply ``plan``: keyring, then properties file, then record; undo all on any failure.
+
+    The record and the lock file belong to the owner of the properties file; only the newest
+    ``keep_backups`` backups of it are kept.
+    """
     result = ApplyResult(ok=False)
 
     def report(step: StepResult) -> StepResult:
@@ -359,7 +366,7 @@ def apply_setup(
 
     undo: list[tuple[str, Callable[[], None]]] = []
     try:
-        with install_lock(plan.target.parent):
+        with install_lock(plan.target.parent, owner_from=plan.target):
             current = read_existing(plan.target)
             if current != plan.before:
                 raise SetupError(
@@ -369,7 +376,9 @@ def apply_setup(
             report(StepResult("check", "done", f"{plan.target.name} is as reviewed"))
             _apply_keyring(plan, keystore, secret, allow_insecure, report, undo)
             if plan.file_changes:
-                result.backup = atomic_write(plan.target, plan.after, now=clock())
+                result.backup = atomic_write(
+                    plan.target, plan.after, now=clock(), keep_backups=keep_backups
+                )
                 before = plan.before
                 undo.append(("properties", lambda: restore_file(plan.target, before)))
                 report(StepResult("properties", "done", f"wrote {plan.target.name}"))
@@ -377,7 +386,12 @@ def apply_setup(
                 report(StepResult("properties", "skipped", f"{plan.target} already up to date"))
             if plan.record_changes or plan.file_changes:
                 record_before = read_existing(plan.record_path)
-                atomic_write(plan.record_path, plan.record_text.encode("utf-8"), backup=False)
+                atomic_write(
+                    plan.record_path,
+                    plan.record_text.encode("utf-8"),
+                    backup=False,
+                    owner_from=plan.target,
+                )
                 undo.append(("record", lambda: restore_file(plan.record_path, record_before)))
                 report(StepResult("record", "done", f"wrote {plan.record_path.name}"))
             else:
@@ -452,6 +466,7 @@ def plan_removal(install: RundeckInstall, scope: Scope, project: str | None) -> 
     try:
         target = install.target(scope, project)
         check_target(target, install.roots)
+        check_target(records.record_path(target), install.roots)
         before = read_existing(target)
     except (RundeckError, WriteError) as error:
         raise SetupError(str(error)) from None
@@ -477,15 +492,23 @@ def plan_removal(install: RundeckInstall, scope: Scope, project: str | None) -> 
     )
 
 
-def apply_removal(plan: RemovalPlan, *, keystore: KeyStore | None, clock: Clock) -> ApplyResult:
+def apply_removal(
+    plan: RemovalPlan,
+    *,
+    keystore: KeyStore | None,
+    clock: Clock,
+    keep_backups: int = DEFAULT_KEEP_BACKUPS,
+) -> ApplyResult:
     """Remove the settings (with a backup), then the record, then the secret."""
     result = ApplyResult(ok=False)
     try:
-        with install_lock(plan.target.parent):
+        with install_lock(plan.target.parent, owner_from=plan.target):
             if read_existing(plan.target) != plan.before:
                 raise SetupError(f"{plan.target} changed since the review; nothing was removed.")
             if plan.before != plan.after:
-                result.backup = atomic_write(plan.target, plan.after, now=clock())
+                result.backup = atomic_write(
+                    plan.target, plan.after, now=clock(), keep_backups=keep_backups
+                )
             result.steps.append(
                 StepResult("properties", "done", f"removed {len(plan.removed_keys)} keys")
             )
