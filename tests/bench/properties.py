@@ -127,7 +127,9 @@ def main() -> None:
     print(f"file: {size:.1f} MiB, {keys} keys; runs: {options.runs} each, interleaved\n")
     print("| case | median time (s) | × Java | peak RSS (MiB) | × Java |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| java.util.Properties.load (baseline) | {java_time:.2f} | 1.00 | {java_peak:.0f} | 1.00 |")
+    print(
+        f"| java.util.Properties.load (baseline) | {java_time:.2f} | 1.00 | {java_peak:.0f} | 1.00 |"
+    )
     print(
         f"| parse, 4 gets, 4 sets, 1 remove, to_bytes | {python_time:.2f} | "
         f"{python_time / java_time:.1f} | {python_peak:.0f} | {python_peak / java_peak:.1f} |"

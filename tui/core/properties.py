@@ -24,7 +24,6 @@ __all__ = [
 
 _WHITESPACE = " \t\f"
 _NEWLINES = "\r\n"
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _SIMPLE_ESCAPES = {"t": "\t", "r": "\r", "n": "\n", "f": "\f"}
 _ESCAPED_CONTROLS = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}
@@ -39,51 +38,39 @@ class _MalformedEscapeError(Exception):
     pass
 
 
-# The key ends at the first separator not escaped by a backslash (Java's load0 loop).
-_RAW_KEY = re.compile(r"(?:[^\\=: \t\f]|\\.?)*", re.DOTALL)
-_SPACES = re.compile(r"[ \t\f]*")
+# Port of the separator search in ``Properties.load0``: the key ends at the first '=', ':' or
+# whitespace not escaped by a backslash; whitespace, then one '=' or ':', then whitespace again
+# still belong to the separator.
+_KEY_VALUE = re.compile(
+    r"((?:[^\\=: \t\f]|\\.?)*)(?:[=:][ \t\f]*|[ \t\f]+(?:[=:][ \t\f]*)?)?(.*)", re.DOTALL
+)
 
 
 def _split_key_value(raw: str) -> tuple[str, str]:
-    """Port of the separator search in ``Properties.load0``: the raw key and raw value."""
-    limit = len(raw)
-    key_length = _RAW_KEY.match(raw).end()  # type: ignore[union-attr]  # matches the empty string
-    if key_length >= limit:
-        return raw, ""
-    value_start = _SPACES.match(raw, key_length + 1).end()  # type: ignore[union-attr]
-    if raw[key_length] not in "=:" and value_start < limit and raw[value_start] in "=:":
-        # "key = value": whitespace, then one '=' or ':' still belongs to the separator.
-        value_start = _SPACES.match(raw, value_start + 1).end()  # type: ignore[union-attr]
-    return raw[:key_length], raw[value_start:]
+    """The raw key and raw value of a logical line, as ``Properties.load0`` splits them."""
+    key, value = _KEY_VALUE.fullmatch(raw).groups()  # type: ignore[union-attr]  # always matches
+    return key, value
+
+
+_ESCAPE = re.compile(r"\\(?:u(?P<hex>[0-9a-fA-F]{4})|(?P<char>[^u])|u|\Z)", re.DOTALL)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    digits, char = match["hex"], match["char"]
+    if digits is not None:
+        return chr(int(digits, 16))
+    if char is not None:
+        return _SIMPLE_ESCAPES.get(char, char)
+    raise _MalformedEscapeError  # "\\u" without four hex digits, or a "\\" that ends the text
 
 
 def _unescape(raw: str) -> str:
     """Port of ``Properties.loadConvert``, with UTF-16 surrogate pairs joined into one char."""
     if "\\" not in raw:
         return raw
-    out: list[str] = []
-    index = 0
-    end = len(raw)
-    while index < end:
-        char = raw[index]
-        index += 1
-        if char != "\\":
-            out.append(char)
-            continue
-        if index >= end:
-            raise _MalformedEscapeError
-        char = raw[index]
-        index += 1
-        if char == "u":
-            digits = raw[index : index + 4]
-            if len(digits) < 4 or not _HEX_DIGITS.issuperset(digits):
-                raise _MalformedEscapeError
-            out.append(chr(int(digits, 16)))
-            index += 4
-        else:
-            out.append(_SIMPLE_ESCAPES.get(char, char))
-    text = "".join(out)
-    if any("\ud800" <= char <= "\udfff" for char in text):
+    text = _ESCAPE.sub(_unescaped, raw)
+    if _SURROGATE.search(text):
         text = text.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "surrogatepass")
     return text
 
@@ -364,7 +351,9 @@ class PropertiesDocument:
             first, end = self._first[last], self._last[last]
             line = format_entry(key, value) + _line_ending(self._lines[end])
             at_end = end >= _last_text_line(self._lines)
-            self._check_alone([line], [(key, value)], first, at_end=at_end, action=f"set {key!r}")
+            entries, still_open = self._read_alone([line], first, at_end=at_end)
+            if still_open or [entry[2:] for entry in entries] != [(key, value)]:
+                raise PropertiesError(f"cannot set {key!r} without changing other settings")
             self._lines[first] = line
             self._blank(first + 1, end + 1)
             self._last[last] = first
@@ -408,37 +397,26 @@ class PropertiesDocument:
         self._blank(self._first[definition], self._last[definition] + 1)
         self._first[definition] = -1
 
-    def _check_alone(
-        self,
-        new_lines: list[str],
-        expected: list[tuple[str, str]],
-        at: int,
-        *,
-        at_end: bool,
-        action: str,
-    ) -> list[tuple[int, int]]:
-        """The spans (first, last line, counted from ``at``) of the entries in ``new_lines``.
-
-        Refuses them unless Java reads exactly ``expected`` from them and they close every
-        logical line they open, so the lines after them read as before.
-        """
+    def _read_alone(
+        self, new_lines: list[str], at: int, *, at_end: bool
+    ) -> tuple[list[tuple[int, int, str, str]], bool]:
+        """The entries (first, last line, key, value) Java reads from ``new_lines`` standing at
+        line ``at``, and whether they leave a logical line open into the lines after them."""
         scan = _Scan()
         final = len(new_lines) - 1 if at_end else len(new_lines)
-        spans: list[tuple[int, int]] = []
-        found: list[tuple[str, str]] = []
-        for first, last, raw in _logical_lines(new_lines, 0, len(new_lines), final, scan):
-            found.append(_decode_entry(at + first, raw))
-            spans.append((at + first, at + last))
+        entries = [
+            (at + first, at + last, *_decode_entry(at + first, raw))
+            for first, last, raw in _logical_lines(new_lines, 0, len(new_lines), final, scan)
+        ]
         self._scan.lines += scan.lines
-        if found != expected or scan.open:
-            raise PropertiesError(f"cannot {action} without changing other settings")
-        return spans
+        return entries, scan.open
 
     def _append(self, key: str, value: str) -> None:
         """Add ``key=value`` at the end, closing a dangling continuation without changing its value.
 
         A file may end inside a continued line ("a=b\\"); the new line must not join it. Only
-        the lines from the last place a logical line could start are read again.
+        the lines from the last place a logical line could start are read again: a candidate is
+        taken when Java would load the same settings from the whole file with it.
         """
         start = self._tail
         tail = [line for line in self._lines[start:] if line]
@@ -456,20 +434,58 @@ class PropertiesDocument:
             closed = list(tail)
             closed[first : last + 1] = [format_entry(*before[-1]) + self._newline]
             candidates.append([*closed, new_line])
+        expected = {**dict(before), key: value}
         for candidate in candidates:
-            try:
-                spans = self._check_alone(
-                    candidate, [*before, (key, value)], start, at_end=True, action="add"
-                )
-            except PropertiesError:
-                continue
-            self._lines[start:] = candidate
-            for definition, (first, last) in zip(definitions, spans, strict=False):
-                self._first[definition], self._last[definition] = first, last
-            self._add(key, *spans[-1])
-            self._tail = spans[-1][0]
-            return
+            lines = _split_lines("".join(candidate))  # a "\\r" before a "\\n" makes one ending
+            entries, _ = self._read_alone(lines, start, at_end=True)
+            found = {entry_key: entry_value for _, _, entry_key, entry_value in entries}
+            if all(
+                found.get(name, self._value_before(name, start))
+                == expected.get(name, self._value_before(name, start))
+                for name in {*found, *expected}
+            ):
+                self._replace_tail(start, lines, definitions, before, entries)
+                return
         raise PropertiesError("cannot add a line at the end without changing other settings")
+
+    def _replace_tail(
+        self,
+        start: int,
+        lines: list[str],
+        definitions: list[int],
+        before: list[tuple[str, str]],
+        entries: list[tuple[int, int, str, str]],
+    ) -> None:
+        self._lines[start:] = lines
+        for definition, (old_key, _) in reversed(list(zip(definitions, before, strict=True))):
+            self._forget(definition, old_key)
+        for first, last, entry_key, _ in entries:
+            self._add(entry_key, first, last)
+        self._tail = entries[-1][0] if entries else start
+
+    def _forget(self, definition: int, key: str) -> None:
+        """Take the last definition of ``key`` out of the index."""
+        earlier = self._earlier.get(key, [])
+        if self._index.get(key) == definition:
+            if earlier:
+                self._index[key] = earlier.pop()
+            else:
+                del self._index[key]
+        elif definition in earlier:
+            earlier.remove(definition)
+        if not earlier:
+            self._earlier.pop(key, None)
+        self._first[definition] = -1
+
+    def _value_before(self, key: str, start: int) -> str | None:
+        """The value Java loads for ``key`` from the lines before line ``start`` alone."""
+        last = self._index.get(key)
+        if last is None:
+            return None
+        for definition in [last, *reversed(self._earlier.get(key, []))]:
+            if 0 <= self._first[definition] < start:
+                return self._read(definition)[1]
+        return None
 
     def _lines_offsets(self, start: int) -> dict[int, int]:
         """For each non-empty line from ``start``, its position among those lines."""
