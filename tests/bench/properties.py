@@ -128,7 +128,8 @@ def main() -> None:
     print("| case | median time (s) | × Java | peak RSS (MiB) | × Java |")
     print("|---|---:|---:|---:|---:|")
     print(
-        f"| java.util.Properties.load (baseline) | {java_time:.2f} | 1.00 | {java_peak:.0f} | 1.00 |"
+        f"| java.util.Properties.load (baseline) | {java_time:.2f} | 1.00 "
+        f"| {java_peak:.0f} | 1.00 |"
     )
     print(
         f"| parse, 4 gets, 4 sets, 1 remove, to_bytes | {python_time:.2f} | "

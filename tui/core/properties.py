@@ -23,7 +23,6 @@ __all__ = [
 ]
 
 _WHITESPACE = " \t\f"
-_NEWLINES = "\r\n"
 _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _SIMPLE_ESCAPES = {"t": "\t", "r": "\r", "n": "\n", "f": "\f"}
 _ESCAPED_CONTROLS = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}
@@ -396,6 +395,10 @@ class PropertiesDocument:
     def _drop(self, definition: int) -> None:
         self._blank(self._first[definition], self._last[definition] + 1)
         self._first[definition] = -1
+        # Deleted lines at the very end go, so finding the last line stays cheap.
+        while self._lines and not self._lines[-1]:
+            self._lines.pop()
+        self._tail = min(self._tail, len(self._lines))
 
     def _read_alone(
         self, new_lines: list[str], at: int, *, at_end: bool
