@@ -350,3 +350,21 @@ def test_only_the_newest_backups_are_kept(tmp_path: Path) -> None:
     assert len(kept) == 10 and same_second[-1] in kept and same_second[0] not in kept
     with pytest.raises(ValueError, match="keep_backups"):
         atomic_write(target, b"c=1\n", keep_backups=0)
+
+
+def test_a_backup_that_cannot_be_made_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "framework.properties"
+    target.write_bytes(b"a=1\n")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "link", refuse)  # no hard links here, so the backup is a copy
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(WriteError, match=r"Cannot back up .*No space left"):
+        atomic_write(target, b"a=2\n", now=WHEN)
+    monkeypatch.undo()
+    assert target.read_bytes() == b"a=1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["framework.properties"]

@@ -172,7 +172,10 @@ def _make_backup(path: Path, now: datetime, previous: os.stat_result) -> Path:
             continue
         except OSError:
             break
-    descriptor = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        descriptor = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        raise WriteError(f"Cannot back up {path} to {saved}: {error.strerror}.") from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(path.read_bytes())
@@ -181,9 +184,11 @@ def _make_backup(path: Path, now: datetime, previous: os.stat_result) -> Path:
             _give_to(handle.fileno(), (previous.st_uid, previous.st_gid))
             os.fsync(handle.fileno())
         os.utime(saved, ns=(previous.st_atime_ns, previous.st_mtime_ns), follow_symlinks=False)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             saved.unlink()
+        if isinstance(error, OSError):
+            raise WriteError(f"Cannot back up {path} to {saved}: {error.strerror}.") from None
         raise
     return saved
 
