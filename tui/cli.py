@@ -161,6 +161,27 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def backup_count(text: str) -> int:
+    """How many backups to keep: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text!r}")
+    return value
+
+
+def add_backup_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-backups",
+        metavar="N",
+        type=backup_count,
+        default=10,
+        help="keep the newest N backups of each properties file (default 10)",
+    )
+
+
 def refuse_secret_options(argv: Sequence[str]) -> str | None:
     """The refusal message when argv tries to pass the secret as an option, else None."""
     for token in argv:
@@ -276,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--yes", "-y", action="store_true", help="write without asking")
     apply.add_argument("--json", action="store_true", help="machine-readable output")
     add_keyring_option(apply)
+    add_backup_option(apply)
     apply.add_argument(
         "--discard-interrupted-rotation",
         action="store_true",
@@ -332,6 +354,7 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
     add_scope_options(rotate)
     add_install_option(rotate)
     add_keyring_option(rotate)
+    add_backup_option(rotate)
     old = rotate.add_mutually_exclusive_group()
     old.add_argument("--delete-old", action="store_true", help="delete the old key at the end")
     old.add_argument("--keep-old", action="store_true", help="keep the old key, inactive")

@@ -538,3 +538,76 @@ def test_our_reader_agrees_with_java_on_arbitrary_files(
     document = PropertiesDocument.parse_bytes(data)
     assert document.to_bytes() == data
     assert document.items() == java
+
+
+# --- work per edit: independent of the file's size --------------------------------------------
+
+
+class CountingKey(str):
+    """A key that counts how often it is compared: a scan of every entry compares it each time."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountingKey.comparisons += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def generated(entries: int) -> str:
+    return "".join(f"# setting {n}\nplugin.{n}.value = some value {n}\n" for n in range(entries))
+
+
+def edit_like_an_apply(document: PropertiesDocument) -> None:
+    for name in ("credentialProvider", "access_key", "secret_key_path", "region"):
+        assert document.get(CountingKey(f"aws.{name}")) is None
+    document.set(CountingKey("aws.credentialProvider"), "instance")
+    document.set(CountingKey("aws.region"), "eu-west-1")
+    document.set(CountingKey("plugin.7.value"), "changed")
+    document.set(CountingKey("plugin.8.value"), "changed")
+    document.remove(CountingKey("plugin.9.value"))
+    assert CountingKey("aws.region") in document
+
+
+@pytest.mark.parametrize("entries", [2_000, 20_000])
+def test_an_edit_compares_a_handful_of_keys_whatever_the_size(entries: int) -> None:
+    document = PropertiesDocument.parse(generated(entries))
+    CountingKey.comparisons = 0
+    edit_like_an_apply(document)
+    assert CountingKey.comparisons <= 40
+    assert document.get("plugin.7.value") == "changed" and "plugin.9.value" not in document
+
+
+@pytest.mark.parametrize("entries", [2_000, 20_000])
+def test_the_file_is_read_once_and_an_edit_rereads_only_its_own_lines(entries: int) -> None:
+    text = generated(entries)
+    document = PropertiesDocument.parse(text)
+    assert document.lines_read == len(physical_lines(text))
+    edit_like_an_apply(document)
+    assert document.lines_read - len(physical_lines(text)) <= 30
+
+
+def test_an_apply_sized_edit_of_a_large_file_matches_java(
+    java_properties: JavaPropertiesOracle,
+) -> None:
+    text = generated(5_000) + "tail.key = a \\\n   continued"
+    document = PropertiesDocument.parse(text)
+    expected = java_properties.load_bytes(text.encode("latin-1"))
+    edit_like_an_apply(document)
+    expected.update(
+        {
+            "aws.credentialProvider": "instance",
+            "aws.region": "eu-west-1",
+            "plugin.7.value": "changed",
+            "plugin.8.value": "changed",
+        }
+    )
+    del expected["plugin.9.value"]
+    assert java_reads(java_properties, document) == expected == document.items()
+    edited = ("plugin.7.value ", "plugin.8.value ", "plugin.9.value ")
+    untouched = [line for line in physical_lines(text) if not line.startswith(edited)]
+    rendered = physical_lines(document.render())
+    kept = [line for line in rendered if not line.startswith(("plugin.7.", "plugin.8.", "aws."))]
+    assert kept == [*untouched[:-1], untouched[-1] + "\n"]
+    assert len(rendered) == len(untouched) + 4  # two replaced, two added, one removed

@@ -34,9 +34,10 @@ from tests.core.rotation_world import (  # noqa: F401 - fixtures
 from tests.fixtures.keyring_service import SecretServiceSession
 from tui.core.keystore import KeyStore
 from tui.core.model import Scope
-from tui.core.record import read_record
+from tui.core.record import read_record, record_path
 from tui.core.rotation import (
     PREVIOUS_SUFFIX,
+    RotationError,
     RotationResult,
     SpareKey,
     inspect_interrupted,
@@ -782,3 +783,30 @@ def test_finish_is_refused_when_the_new_secret_was_lost(rundeck: Rundeck) -> Non
 def test_region_is_kept(rundeck: Rundeck) -> None:
     rotate(rundeck)
     assert rundeck.java(rundeck.file)["aws.region"] == REGION
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+def test_rotation_gives_the_record_and_the_backup_the_owner_of_the_properties_file(
+    rundeck: Rundeck,
+) -> None:
+    owner = (4242, 4243)
+    os.chown(rundeck.file, *owner)
+    os.chown(record_path(rundeck.file), 0, 0)  # as an older version left it after a root apply
+    result = rotate(rundeck, delete_old=True, keep_backups=1)
+    assert result.outcome == "rotated", result
+    for path in (rundeck.file, record_path(rundeck.file), result.backup):
+        assert path is not None
+        assert (path.stat().st_uid, path.stat().st_gid) == owner, path
+    assert list(rundeck.file.parent.glob(f"{rundeck.file.name}.bak-*")) == [result.backup]
+
+
+def test_rotation_refuses_a_record_linked_outside_the_install(
+    rundeck: Rundeck, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.toml"
+    record = record_path(rundeck.file)
+    outside.write_bytes(record.read_bytes())
+    record.unlink()
+    record.symlink_to(outside)
+    with pytest.raises(RotationError, match="outside the Rundeck install"):
+        rundeck.target()

@@ -136,6 +136,7 @@ def _apply(options: argparse.Namespace, services: Services) -> CommandResult:
         secret=secret,
         clock=services.clock,
         allow_insecure=services.allow_insecure_keyring,
+        keep_backups=options.keep_backups,
     )
     summary["steps"] = [step.to_json() for step in result.steps]
     summary["backup"] = str(result.backup) if result.backup else None

@@ -242,6 +242,7 @@ def _run(
         "on_step": show,
         "wait_seconds": options.wait_seconds,
         "allow_insecure": services.allow_insecure_keyring,
+        "keep_backups": options.keep_backups,
         "delete_old": delete_old,
     }
     if resuming:

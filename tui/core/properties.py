@@ -1,16 +1,17 @@
 """A line-preserving editor for Java .properties text, read exactly as java.util.Properties does.
 
-The reader is a port of ``Properties.LineReader.readLine`` and ``Properties.load0`` (JDK 9+), so
-keys, values and even the odd corner cases (comments after a lone ``\\`` line, a backslash at end
-of file) come out as Rundeck sees them. Edits touch only the lines of the key being changed.
+The reader is a port of ``Properties.LineReader.readLine`` and ``Properties.load0`` (JDK 9+),
+line by line rather than character by character, so keys, values and even the odd corner cases
+(comments after a lone ``\\`` line, a backslash at end of file) come out as Rundeck sees them.
+Edits touch only the lines of the key being changed, and cost the same whatever the file's size:
+a document is scanned once, and each edit checks only the lines it rewrites.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
-from collections import Counter
-from dataclasses import dataclass
+from array import array
+from collections.abc import Iterator
 
 from tui.core.errors import ConfigProblem, ToolError
 
@@ -24,8 +25,6 @@ __all__ = [
 ]
 
 _WHITESPACE = " \t\f"
-_NEWLINES = "\r\n"
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _SIMPLE_ESCAPES = {"t": "\t", "r": "\r", "n": "\n", "f": "\f"}
 _ESCAPED_CONTROLS = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}
@@ -36,112 +35,18 @@ class PropertiesError(ConfigProblem, ValueError):
     """Text that is not a loadable properties file, or an edit that cannot be made safely."""
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """One logical line that Java turns into a key/value pair, with the physical lines it spans."""
-
-    first_line: int
-    last_line: int
-    key: str
-    value: str
-
-
-@dataclass(frozen=True)
-class _LogicalLine:
-    raw: str
-    start: int
-    end: int
-
-
-def _read_logical_line(text: str, offset: int) -> tuple[_LogicalLine | None, int]:
-    """Port of ``Properties.LineReader.readLine``: the next logical line at or after ``offset``.
-
-    Returns the line (``None`` at end of input) and the offset to resume from. ``start`` is the
-    offset of the line's first character, ``end`` the offset of the character that ended it.
-    """
-    size = len(text)
-    chars: list[str] = []
-    skip_whitespace = True
-    appended_line_begin = False
-    preceding_backslash = False
-    start = -1
-    while True:
-        if offset >= size:
-            if not chars:
-                return None, offset
-            if preceding_backslash:
-                chars.pop()
-            return _LogicalLine("".join(chars), start, size - 1), offset
-        char = text[offset]
-        offset += 1
-        if skip_whitespace:
-            if char in _WHITESPACE:
-                continue
-            if not appended_line_begin and char in _NEWLINES:
-                continue
-            skip_whitespace = False
-            appended_line_begin = False
-        if not chars and char in "#!":
-            # A comment, even right after a lone "\" line: Java checks for an empty buffer.
-            while offset < size and text[offset] not in _NEWLINES:
-                offset += 1
-            if offset >= size:
-                return None, offset
-            offset += 1
-            skip_whitespace = True
-            start = -1
-            continue
-        if char not in _NEWLINES:
-            if start < 0:
-                start = offset - 1
-            chars.append(char)
-            preceding_backslash = not preceding_backslash if char == "\\" else False
-            continue
-        if not chars:
-            skip_whitespace = True
-            start = -1
-            continue
-        if offset >= size:
-            if preceding_backslash:
-                chars.pop()
-            return _LogicalLine("".join(chars), start, offset - 1), offset
-        if not preceding_backslash:
-            return _LogicalLine("".join(chars), start, offset - 1), offset
-        chars.pop()
-        skip_whitespace = True
-        appended_line_begin = True
-        preceding_backslash = False
-        if char == "\r" and text[offset] == "\n":
-            offset += 1
+# Port of the separator search in ``Properties.load0``: the key ends at the first '=', ':' or
+# whitespace not escaped by a backslash; whitespace, then one '=' or ':', then whitespace again
+# still belong to the separator.
+_KEY_VALUE = re.compile(
+    r"((?:[^\\=: \t\f]|\\.?)*)(?:[=:][ \t\f]*|[ \t\f]+(?:[=:][ \t\f]*)?)?(.*)", re.DOTALL
+)
 
 
 def _split_key_value(raw: str) -> tuple[str, str]:
-    """Port of the separator search in ``Properties.load0``: the raw key and raw value."""
-    limit = len(raw)
-    key_length = 0
-    value_start = limit
-    has_separator = False
-    preceding_backslash = False
-    while key_length < limit:
-        char = raw[key_length]
-        if char in "=:" and not preceding_backslash:
-            value_start = key_length + 1
-            has_separator = True
-            break
-        if char in _WHITESPACE and not preceding_backslash:
-            value_start = key_length + 1
-            break
-        preceding_backslash = not preceding_backslash if char == "\\" else False
-        key_length += 1
-    while value_start < limit:
-        char = raw[value_start]
-        if char not in _WHITESPACE:
-            if not has_separator and char in "=:":
-                has_separator = True
-            else:
-                break
-        value_start += 1
-    return raw[:key_length], raw[value_start:]
+    """The raw key and raw value of a logical line, as ``Properties.load0`` splits them."""
+    key, value = _KEY_VALUE.fullmatch(raw).groups()  # type: ignore[union-attr]  # always matches
+    return key, value
 
 
 class _MalformedEscapeError(ToolError):
@@ -151,33 +56,25 @@ class _MalformedEscapeError(ToolError):
         super().__init__("malformed \\uxxxx encoding")
 
 
+_ESCAPE = re.compile(r"\\(?:u(?P<hex>[0-9a-fA-F]{4})|(?P<char>[^u])|u|\Z)", re.DOTALL)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    digits, char = match["hex"], match["char"]
+    if digits is not None:
+        return chr(int(digits, 16))
+    if char is not None:
+        return _SIMPLE_ESCAPES.get(char, char)
+    raise _MalformedEscapeError  # "\\u" without four hex digits, or a "\\" that ends the text
+
+
 def _unescape(raw: str) -> str:
     """Port of ``Properties.loadConvert``, with UTF-16 surrogate pairs joined into one char."""
     if "\\" not in raw:
         return raw
-    out: list[str] = []
-    index = 0
-    end = len(raw)
-    while index < end:
-        char = raw[index]
-        index += 1
-        if char != "\\":
-            out.append(char)
-            continue
-        if index >= end:
-            raise _MalformedEscapeError
-        char = raw[index]
-        index += 1
-        if char == "u":
-            digits = raw[index : index + 4]
-            if len(digits) < 4 or not _HEX_DIGITS.issuperset(digits):
-                raise _MalformedEscapeError
-            out.append(chr(int(digits, 16)))
-            index += 4
-        else:
-            out.append(_SIMPLE_ESCAPES.get(char, char))
-    text = "".join(out)
-    if any("\ud800" <= char <= "\udfff" for char in text):
+    text = _ESCAPE.sub(_unescaped, raw)
+    if _SURROGATE.search(text):
         text = text.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "surrogatepass")
     return text
 
@@ -187,37 +84,97 @@ def _split_lines(text: str) -> list[str]:
     return _PHYSICAL_LINE.findall(text)
 
 
-def _scan(lines: list[str]) -> list[_Entry]:
-    """Every key/value pair Java would load from ``lines``, in file order, duplicates included."""
-    text = "".join(lines)
-    line_starts: list[int] = []
-    position = 0
-    for line in lines:
-        line_starts.append(position)
-        position += len(line)
-    entries: list[_Entry] = []
-    offset = 0
-    while True:
-        logical, offset = _read_logical_line(text, offset)
-        if logical is None:
-            return entries
-        first_line = bisect_right(line_starts, logical.start) - 1
-        last_line = bisect_right(line_starts, logical.end) - 1
-        raw_key, raw_value = _split_key_value(logical.raw)
-        try:
-            key, value = _unescape(raw_key), _unescape(raw_value)
-        except _MalformedEscapeError:
-            raise PropertiesError(
-                f"line {first_line + 1}: malformed \\uXXXX escape; "
-                "java.util.Properties refuses to load this file"
-            ) from None
-        entries.append(_Entry(first_line, last_line, key, value))
+class _Scan:
+    """How a scan of some lines ended: ``open`` when a continuation was still running."""
+
+    __slots__ = ("last_fresh", "lines", "open")
+
+    def __init__(self) -> None:
+        self.open = False
+        self.lines = 0  # physical lines looked at: the work done, for tests that guard it
+        self.last_fresh = -1  # the last line a logical line could start on
 
 
-def _as_dict(entries: list[_Entry]) -> dict[str, str]:
+def _logical_lines(
+    lines: list[str], start: int, stop: int, final: int, scan: _Scan
+) -> Iterator[tuple[int, int, str]]:
+    """Port of ``Properties.LineReader.readLine``: each logical line in ``lines[start:stop]``.
+
+    Yields (first line, last line, raw text). ``start`` must begin a logical line; ``final`` is
+    the index of the document's last non-empty line, where Java's end-of-input rules apply.
+    Empty strings are lines that were deleted; they hold no text and are skipped.
+    """
+    pieces: list[str] = []
+    first = -1  # the first line of the logical line being read; -1 between logical lines
+    length = 0  # characters in ``pieces``; 0 after a lone "\\" line
+    for index in range(start, stop):
+        line = lines[index]
+        if not line:
+            continue
+        scan.lines += 1
+        body = line.rstrip("\r\n")
+        ends_line = len(body) != len(line)
+        at_end = index >= final
+        rest = body.lstrip(_WHITESPACE)
+        if first < 0:
+            scan.last_fresh = index
+            if not rest or rest[0] in "#!":
+                continue  # a blank line or a comment, even one ending in a backslash
+            first = index
+            pieces = [rest]
+            length = len(rest)
+        elif not rest:
+            # A blank continuation line ends the logical line (Java stops skipping at its newline).
+            if length and (ends_line or at_end):
+                yield first, index, "".join(pieces)
+            first = -1
+            continue
+        elif not length and rest[0] in "#!":
+            first = -1  # after a lone "\\" line the buffer is empty: '#' starts a comment again
+            continue
+        else:
+            pieces.append(rest)
+            length += len(rest)
+        backslashes = len(rest) - len(rest.rstrip("\\"))
+        if backslashes % 2 == 0:
+            yield first, index, "".join(pieces)
+            first = -1
+            continue
+        pieces[-1] = rest[:-1]  # the backslash that continues (or ends the file) is dropped
+        length -= 1
+        if ends_line and not at_end:
+            continue
+        # At the end of input Java keeps even an empty key, unless a "\\n" followed the "\\r"
+        # (it then reads one more, empty, continuation line and finds nothing).
+        if length or not line.endswith("\r\n"):
+            yield first, index, "".join(pieces)
+        first = -1
+    scan.open = first >= 0
+
+
+def _decode_entry(first: int, raw: str) -> tuple[str, str]:
+    raw_key, raw_value = _split_key_value(raw)
+    try:
+        return _unescape(raw_key), _unescape(raw_value)
+    except _MalformedEscapeError:
+        raise PropertiesError(
+            f"line {first + 1}: malformed \\uXXXX escape; "
+            "java.util.Properties refuses to load this file"
+        ) from None
+
+
+def _last_text_line(lines: list[str]) -> int:
+    index = len(lines) - 1
+    while index >= 0 and not lines[index]:
+        index -= 1
+    return index
+
+
+def _load(lines: list[str]) -> dict[str, str]:
     loaded: dict[str, str] = {}
-    for entry in entries:
-        loaded[entry.key] = entry.value
+    for first, _, raw in _logical_lines(lines, 0, len(lines), _last_text_line(lines), _Scan()):
+        key, value = _decode_entry(first, raw)
+        loaded[key] = value
     return loaded
 
 
@@ -226,7 +183,7 @@ def load_properties(text: str) -> dict[str, str]:
 
     Raises PropertiesError where Java throws (a malformed ``\\uXXXX`` escape).
     """
-    return _as_dict(_scan(_split_lines(text)))
+    return _load(_split_lines(text))
 
 
 def _unicode_escape(char: str) -> str:
@@ -272,11 +229,23 @@ def _line_ending(line: str) -> str:
     return ""
 
 
-def _dominant_newline(lines: list[str]) -> str:
-    endings = Counter(ending for ending in map(_line_ending, lines) if ending)
-    if not endings:
+_LONE_CR = re.compile(r"\r(?!\n)")
+_LONE_LF = re.compile(r"(?<!\r)\n")
+
+
+def _dominant_newline(text: str) -> str:
+    """The most common line ending; on a tie, the one that comes first in ``text``."""
+    both = text.count("\r\n")
+    counts = {"\r\n": both, "\r": text.count("\r") - both, "\n": text.count("\n") - both}
+    found = {
+        "\r\n": text.find("\r\n"),
+        "\r": (match.start() if (match := _LONE_CR.search(text)) else -1),
+        "\n": (match.start() if (match := _LONE_LF.search(text)) else -1),
+    }
+    present = [ending for ending in counts if counts[ending]]
+    if not present:
         return "\n"
-    return endings.most_common(1)[0][0]
+    return min(present, key=lambda ending: (-counts[ending], found[ending]))
 
 
 def _check_text(text: str) -> None:
@@ -295,13 +264,26 @@ class PropertiesDocument:
 
     Comments, blank lines, order, line endings and every untouched logical line stay
     byte-for-byte. New lines use the file's most common line ending.
+
+    The document is scanned once; an index from key to its definitions makes each lookup and
+    edit independent of the file's size. A deleted line is kept as an empty string, so line
+    numbers in the index never shift.
     """
 
     def __init__(self, text: str = "") -> None:
         _check_text(_check_str("text", text))
         self._lines = _split_lines(text)
-        self._entries = _scan(self._lines)
-        self._newline = _dominant_newline(self._lines)
+        self._newline = _dominant_newline(text)
+        self._first = array("q")  # per definition: its first line, or -1 once removed
+        self._last = array("q")  # per definition: its last line
+        self._index: dict[str, int] = {}  # key -> its last definition
+        self._earlier: dict[str, list[int]] = {}  # key -> earlier definitions, for duplicates
+        self._scan = _Scan()
+        final = len(self._lines) - 1
+        for first, last, raw in _logical_lines(self._lines, 0, len(self._lines), final, self._scan):
+            key, _ = _decode_entry(first, raw)
+            self._add(key, first, last)
+        self._tail = max(self._scan.last_fresh, 0)  # the last line a logical line may start on
 
     @classmethod
     def parse(cls, text: str) -> PropertiesDocument:
@@ -316,6 +298,11 @@ class PropertiesDocument:
         return cls(data.decode("latin-1"))
 
     @property
+    def lines_read(self) -> int:
+        """Physical lines the reader has looked at so far, parsing included: the work done."""
+        return self._scan.lines
+
+    @property
     def newline(self) -> str:
         """The line ending used for lines this document adds."""
         return self._newline
@@ -326,25 +313,23 @@ class PropertiesDocument:
 
     def to_bytes(self) -> bytes:
         """The document's text as ISO-8859-1 bytes; unchanged bytes of a parsed file round-trip."""
-        for number, line in enumerate(self._lines, start=1):
-            try:
-                line.encode("latin-1")
-            except UnicodeEncodeError:
-                raise PropertiesError(
-                    f"line {number} holds characters ISO-8859-1 cannot store; "
-                    "a properties file read by Java must be ISO-8859-1"
-                ) from None
-        return self.render().encode("latin-1")
+        text = self.render()
+        try:
+            return text.encode("latin-1")
+        except UnicodeEncodeError as error:
+            number = len(_split_lines(text[: error.start] + "x"))
+            raise PropertiesError(
+                f"line {number} holds characters ISO-8859-1 cannot store; "
+                "a properties file read by Java must be ISO-8859-1"
+            ) from None
 
     def get(self, key: str) -> str | None:
         """The value Java would load for ``key`` (the last definition wins), or None."""
-        for entry in reversed(self._entries):
-            if entry.key == key:
-                return entry.value
-        return None
+        definition = self._index.get(key)
+        return None if definition is None else self._read(definition)[1]
 
     def __contains__(self, key: object) -> bool:
-        return any(entry.key == key for entry in self._entries)
+        return key in self._index
 
     def keys(self) -> list[str]:
         """The distinct keys, in order of first definition."""
@@ -352,7 +337,7 @@ class PropertiesDocument:
 
     def items(self) -> dict[str, str]:
         """Every key and value exactly as Java would load them."""
-        return _as_dict(self._entries)
+        return _load(self._lines)
 
     def set(self, key: str, value: str) -> None:
         """Define ``key`` as ``value`` once: in place of its last definition, or at the end.
@@ -362,59 +347,171 @@ class PropertiesDocument:
         """
         _check_str("key", key)
         _check_str("value", value)
-        expected = self.items()
-        expected[key] = value
-        occurrences = [entry for entry in self._entries if entry.key == key]
-        if not occurrences:
-            self._append(format_entry(key, value), expected)
+        last = self._index.get(key)
+        if last is None:
+            self._append(key, value)
             return
-        last = occurrences[-1]
-        lines = list(self._lines)
-        if last.value != value:
-            ending = _line_ending(lines[last.last_line])
-            lines[last.first_line : last.last_line + 1] = [format_entry(key, value) + ending]
-        for entry in reversed(occurrences[:-1]):
-            del lines[entry.first_line : entry.last_line + 1]
-        self._commit(lines, expected, f"set {key!r}")
+        if self._read(last)[1] != value:
+            first, end = self._first[last], self._last[last]
+            line = format_entry(key, value) + _line_ending(self._lines[end])
+            at_end = end >= _last_text_line(self._lines)
+            entries, still_open = self._read_alone([line], first, at_end=at_end)
+            if still_open or [entry[2:] for entry in entries] != [(key, value)]:
+                raise PropertiesError(f"cannot set {key!r} without changing other settings")
+            self._lines[first] = line
+            self._blank(first + 1, end + 1)
+            self._last[last] = first
+        for definition in self._earlier.pop(key, []):
+            self._drop(definition)
 
     def remove(self, key: str) -> None:
-        """Delete every definition of ``key``, with all the physical lines of each."""
-        _check_str("key", key)
-        expected = self.items()
-        expected.pop(key, None)
-        lines = list(self._lines)
-        for entry in reversed(self._entries):
-            if entry.key == key:
-                del lines[entry.first_line : entry.last_line + 1]
-        self._commit(lines, expected, f"remove {key!r}")
+        """Delete every definition of ``key``, with all the physical lines of each.
 
-    def _append(self, new_line: str, expected: dict[str, str]) -> None:
-        """Add ``new_line`` at the end, closing a dangling continuation without changing its value.
-
-        A file may end inside a continued line ("a=b\\"); the new line must not join it.
+        Definitions begin and end where Java is between logical lines, so the lines around a
+        deleted one read as before.
         """
-        lines = list(self._lines)
-        if lines and not _line_ending(lines[-1]):
-            lines[-1] += self._newline
-        tail = [new_line + self._newline]
-        candidates = [lines + tail, [*lines, self._newline, *tail]]
-        if self._entries:
-            # Java's quirk for a lone "\" at end of file: rewrite that entry in plain form.
-            last = self._entries[-1]
-            closed = list(lines)
-            closed[last.first_line : last.last_line + 1] = [
-                format_entry(last.key, last.value) + self._newline
-            ]
-            candidates.append(closed + tail)
+        _check_str("key", key)
+        last = self._index.pop(key, None)
+        if last is None:
+            return
+        for definition in [*self._earlier.pop(key, []), last]:
+            self._drop(definition)
+
+    def _add(self, key: str, first: int, last: int) -> None:
+        definition = len(self._first)
+        self._first.append(first)
+        self._last.append(last)
+        previous = self._index.get(key)
+        if previous is not None:
+            self._earlier.setdefault(key, []).append(previous)
+        self._index[key] = definition
+
+    def _read(self, definition: int) -> tuple[str, str]:
+        first, last = self._first[definition], self._last[definition]
+        final = last if last == _last_text_line(self._lines) else last + 1
+        for line, _, raw in _logical_lines(self._lines, first, last + 1, final, self._scan):
+            return _decode_entry(line, raw)
+        raise AssertionError("an indexed definition reads as no entry")  # pragma: no cover
+
+    def _blank(self, start: int, stop: int) -> None:
+        for index in range(start, stop):
+            self._lines[index] = ""
+
+    def _drop(self, definition: int) -> None:
+        self._blank(self._first[definition], self._last[definition] + 1)
+        self._first[definition] = -1
+        # Deleted lines at the very end go, so finding the last line stays cheap.
+        while self._lines and not self._lines[-1]:
+            self._lines.pop()
+        self._tail = min(self._tail, len(self._lines))
+
+    def _read_alone(
+        self, new_lines: list[str], at: int, *, at_end: bool
+    ) -> tuple[list[tuple[int, int, str, str]], bool]:
+        """The entries (first, last line, key, value) Java reads from ``new_lines`` standing at
+        line ``at``, and whether they leave a logical line open into the lines after them."""
+        scan = _Scan()
+        final = len(new_lines) - 1 if at_end else len(new_lines)
+        entries = [
+            (at + first, at + last, *_decode_entry(at + first, raw))
+            for first, last, raw in _logical_lines(new_lines, 0, len(new_lines), final, scan)
+        ]
+        self._scan.lines += scan.lines
+        return entries, scan.open
+
+    def _append(self, key: str, value: str) -> None:
+        """Add ``key=value`` at the end, closing a dangling continuation without changing its value.
+
+        A file may end inside a continued line ("a=b\\"); the new line must not join it. Only
+        the lines from the last place a logical line could start are read again: a candidate is
+        taken when Java would load the same settings from the whole file with it.
+        """
+        start = self._tail
+        tail = [line for line in self._lines[start:] if line]
+        if tail and not _line_ending(tail[-1]):
+            tail[-1] += self._newline
+        new_line = format_entry(key, value) + self._newline
+        definitions = self._definitions_from(start)
+        before = [self._read(definition) for definition in definitions]
+        candidates = [[*tail, new_line], [*tail, self._newline, new_line]]
+        if definitions:
+            # Java's quirk for a lone "\\" at end of file: rewrite that entry in plain form.
+            offsets = self._lines_offsets(start)
+            first = offsets[self._first[definitions[-1]]]
+            last = offsets[self._last[definitions[-1]]]
+            closed = list(tail)
+            closed[first : last + 1] = [format_entry(*before[-1]) + self._newline]
+            candidates.append([*closed, new_line])
+        expected = {**dict(before), key: value}
         for candidate in candidates:
-            entries = _scan(candidate)
-            if _as_dict(entries) == expected:
-                self._lines, self._entries = candidate, entries
+            lines = _split_lines("".join(candidate))  # a "\\r" before a "\\n" makes one ending
+            entries, _ = self._read_alone(lines, start, at_end=True)
+            found = {entry_key: entry_value for _, _, entry_key, entry_value in entries}
+            if all(
+                found.get(name, self._value_before(name, start))
+                == expected.get(name, self._value_before(name, start))
+                for name in {*found, *expected}
+            ):
+                self._replace_tail(start, lines, definitions, before, entries)
                 return
         raise PropertiesError("cannot add a line at the end without changing other settings")
 
-    def _commit(self, lines: list[str], expected: dict[str, str], action: str) -> None:
-        entries = _scan(lines)
-        if _as_dict(entries) != expected:
-            raise PropertiesError(f"cannot {action} without changing other settings")
-        self._lines, self._entries = lines, entries
+    def _replace_tail(
+        self,
+        start: int,
+        lines: list[str],
+        definitions: list[int],
+        before: list[tuple[str, str]],
+        entries: list[tuple[int, int, str, str]],
+    ) -> None:
+        self._lines[start:] = lines
+        for definition, (old_key, _) in reversed(list(zip(definitions, before, strict=True))):
+            self._forget(definition, old_key)
+        for first, last, entry_key, _ in entries:
+            self._add(entry_key, first, last)
+        self._tail = entries[-1][0] if entries else start
+
+    def _forget(self, definition: int, key: str) -> None:
+        """Take the last definition of ``key`` out of the index."""
+        earlier = self._earlier.get(key, [])
+        if self._index.get(key) == definition:
+            if earlier:
+                self._index[key] = earlier.pop()
+            else:
+                del self._index[key]
+        elif definition in earlier:
+            earlier.remove(definition)
+        if not earlier:
+            self._earlier.pop(key, None)
+        self._first[definition] = -1
+
+    def _value_before(self, key: str, start: int) -> str | None:
+        """The value Java loads for ``key`` from the lines before line ``start`` alone."""
+        last = self._index.get(key)
+        if last is None:
+            return None
+        for definition in [last, *reversed(self._earlier.get(key, []))]:
+            if 0 <= self._first[definition] < start:
+                return self._read(definition)[1]
+        return None
+
+    def _lines_offsets(self, start: int) -> dict[int, int]:
+        """For each non-empty line from ``start``, its position among those lines."""
+        offsets: dict[int, int] = {}
+        for index in range(start, len(self._lines)):
+            if self._lines[index]:
+                offsets[index] = len(offsets)
+        return offsets
+
+    def _definitions_from(self, start: int) -> list[int]:
+        """The live definitions that begin at or after line ``start``, in file order."""
+        found: list[int] = []
+        definition = len(self._first) - 1
+        while definition >= 0:
+            first = self._first[definition]
+            if first >= 0:
+                if first < start:
+                    break
+                found.append(definition)
+            definition -= 1
+        return found[::-1]

@@ -35,7 +35,13 @@ from tui.core.rotation.target import RotationError, RotationTarget
 from tui.core.secret import Secret
 from tui.core.status import REJECTED_KEY_CODES, ClientFactory, identity_of
 from tui.core.steps import Step, StepCallback, StepStatus
-from tui.core.writer import WriteError, atomic_write, install_lock, read_existing
+from tui.core.writer import (
+    DEFAULT_KEEP_BACKUPS,
+    WriteError,
+    atomic_write,
+    install_lock,
+    read_existing,
+)
 from tui.core.writer import restore as restore_file
 
 T = TypeVar("T")
@@ -64,6 +70,7 @@ class RunSettings(TypedDict, total=False):
     sleep: Callable[[float], None]
     monotonic: Callable[[], float]
     allow_insecure: bool  # store the secret even in a plaintext keyring backend
+    keep_backups: int  # how many backups of the properties file to keep (the newest)
 
 
 class Stop(ToolError):
@@ -88,6 +95,7 @@ class Run:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         allow_insecure: bool = False,
+        keep_backups: int = DEFAULT_KEEP_BACKUPS,
     ) -> None:
         self.target = target
         self.keystore = keystore
@@ -98,6 +106,7 @@ class Run:
         self.sleep = sleep
         self.monotonic = monotonic
         self.allow_insecure = allow_insecure
+        self.keep_backups = keep_backups
         self.result = RotationResult("failed", target.properties_file, target.access_key_id)
         self.record: SetupRecord = target.record or self._fresh_record()
         self.iam_user: str | None = None
@@ -187,7 +196,12 @@ class Run:
         )
 
     def save_record(self, record: SetupRecord) -> None:
-        atomic_write(self.target.record_file, dumps(record).encode("utf-8"), backup=False)
+        atomic_write(
+            self.target.record_file,
+            dumps(record).encode("utf-8"),
+            backup=False,
+            owner_from=self.target.properties_file,
+        )
         self.record = record
         self.changed = True
 
@@ -205,7 +219,9 @@ class Run:
 
     def write_properties(self, data: bytes) -> Path | None:
         """Replace the properties file; returns the backup of the previous one."""
-        return atomic_write(self.target.properties_file, data, now=self.clock())
+        return atomic_write(
+            self.target.properties_file, data, now=self.clock(), keep_backups=self.keep_backups
+        )
 
     def restore_properties(self, data: bytes) -> None:
         restore_file(self.target.properties_file, data)
@@ -324,7 +340,7 @@ class Run:
 @contextlib.contextmanager
 def locked(target: RotationTarget) -> Iterator[None]:
     try:
-        with install_lock(target.properties_file.parent):
+        with install_lock(target.properties_file.parent, owner_from=target.properties_file):
             yield
     except WriteError as error:
         raise RotationError(str(error), ErrorKind.CONFIG) from None

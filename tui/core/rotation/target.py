@@ -10,7 +10,7 @@ from tui.core.model import Scope
 from tui.core.properties import PropertiesDocument, PropertiesError
 from tui.core.record import RecordError, RotationState, SetupRecord, read_record, record_path
 from tui.core.rundeck import RundeckError, RundeckInstall, read_aws_settings, setting_key
-from tui.core.writer import WriteError, read_existing
+from tui.core.writer import WriteError, check_target, read_existing
 
 PREVIOUS_SUFFIX = ".rotation-previous"
 
@@ -64,6 +64,8 @@ def load_target(
     """Read the access key setup of ``scope``; RotationError when there is none to rotate."""
     try:
         path = install.target(scope, project)
+        check_target(path, install.roots)
+        check_target(record_path(path), install.roots)
         data = read_existing(path)
     except (RundeckError, WriteError) as error:
         raise RotationError(str(error), ErrorKind.CONFIG) from None

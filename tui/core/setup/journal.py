@@ -138,7 +138,13 @@ class Journal:
             raise WriteError(f"Cannot remove the journal {self.path}: {error.strerror}.") from None
 
     def _write(self) -> None:
-        atomic_write(self.path, self.entry.to_toml().encode("utf-8"), backup=False, mode=0o600)
+        atomic_write(
+            self.path,
+            self.entry.to_toml().encode("utf-8"),
+            backup=False,
+            mode=0o600,
+            owner_from=Path(self.entry.properties_file),
+        )
 
 
 def inspect_journal(properties_file: Path) -> Recovery | None:
@@ -192,7 +198,12 @@ def recover(
     try:
         if recovery.action is RecoveryAction.FINISH:
             if recovery.record_text is not None:
-                atomic_write(record_path, recovery.record_text.encode("utf-8"), backup=False)
+                atomic_write(
+                    record_path,
+                    recovery.record_text.encode("utf-8"),
+                    backup=False,
+                    owner_from=properties_file,
+                )
                 steps.append(Step("recover", StepStatus.DONE, f"completed {record_path.name}"))
             if key_path is not None and keystore is not None:
                 keystore.delete(previous_secret_path(key_path))

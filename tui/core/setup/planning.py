@@ -68,6 +68,7 @@ def plan_setup(
     try:
         target = install.target(answers.scope, answers.project)
         check_target(target, install.roots)
+        check_target(records.record_path(target), install.roots)
         before = read_existing(target)
     except (RundeckError, WriteError) as error:
         raise SetupError(str(error), kind=error.kind) from None

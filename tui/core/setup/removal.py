@@ -18,6 +18,7 @@ from tui.core.setup.model import ApplyResult, Blocker, Clock, SetupError
 from tui.core.setup.planning import decode_properties
 from tui.core.steps import Step, StepCallback, StepStatus
 from tui.core.writer import (
+    DEFAULT_KEEP_BACKUPS,
     WriteError,
     atomic_write,
     check_target,
@@ -66,6 +67,7 @@ def plan_removal(
     try:
         target = install.target(scope, project)
         check_target(target, install.roots)
+        check_target(records.record_path(target), install.roots)
         before = read_existing(target)
     except (RundeckError, WriteError) as error:
         raise SetupError(str(error), kind=error.kind) from None
@@ -115,9 +117,10 @@ def apply_removal(
     keystore: KeyStore | None,
     clock: Clock,
     on_step: StepCallback | None = None,
+    keep_backups: int = DEFAULT_KEEP_BACKUPS,
 ) -> ApplyResult:
     """Remove the settings (with a backup), then the record, then the secret; on a failure
-    put the settings and the record back."""
+    put the settings and the record back. Only the newest ``keep_backups`` backups stay."""
     result = ApplyResult(ok=False)
 
     def report(name: str, status: StepStatus, detail: str) -> None:
@@ -132,11 +135,13 @@ def apply_removal(
         return result
     undo: list[tuple[str, str, Path, bytes | None]] = []
     try:
-        with install_lock(plan.target.parent):
+        with install_lock(plan.target.parent, owner_from=plan.target):
             if read_existing(plan.target) != plan.before:
                 raise SetupError(f"{plan.target} changed since the review; nothing was removed.")
             if plan.before != plan.after:
-                result.backup = atomic_write(plan.target, plan.after, now=clock())
+                result.backup = atomic_write(
+                    plan.target, plan.after, now=clock(), keep_backups=keep_backups
+                )
                 undo.append(
                     ("properties", "the AWS settings stay removed", plan.target, plan.before)
                 )

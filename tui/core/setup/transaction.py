@@ -33,7 +33,7 @@ from tui.core.setup.model import (
     SetupPlan,
 )
 from tui.core.steps import Step, StepCallback, StepStatus
-from tui.core.writer import atomic_write, install_lock, read_existing
+from tui.core.writer import DEFAULT_KEEP_BACKUPS, atomic_write, install_lock, read_existing
 from tui.core.writer import restore as restore_file
 
 # Step name, what stays changed if the undo fails, and the undo, which says what it did.
@@ -121,8 +121,13 @@ def apply_setup(
     clock: Clock,
     allow_insecure: bool = False,
     on_step: StepCallback | None = None,
+    keep_backups: int = DEFAULT_KEEP_BACKUPS,
 ) -> ApplyResult:
-    """Apply ``plan``; undo all of it on any failure. Blockers refuse it before any change."""
+    """Apply ``plan``; undo all of it on any failure. Blockers refuse it before any change.
+
+    Everything written beside the properties file (record, journal, lock, backups) takes
+    that file's owner; only the newest ``keep_backups`` backups of it are kept.
+    """
     run = _Run(on_step)
     if plan.blockers:
         blocker = plan.blockers[0]
@@ -134,7 +139,7 @@ def apply_setup(
         if plan.kind is PlanKind.PASTE:
             _apply_paste(plan, keystore, secret, allow_insecure, run)
         else:
-            _apply_file(plan, keystore, secret, clock, allow_insecure, run)
+            _apply_file(plan, keystore, secret, clock, allow_insecure, keep_backups, run)
     except (ToolError, OSError) as error:
         problem = error if isinstance(error, ToolError) else SetupError(str(error))
         return run.fail(problem)
@@ -148,11 +153,12 @@ def _apply_file(
     secret: Secret | None,
     clock: Clock,
     allow_insecure: bool,
+    keep_backups: int,
     run: _Run,
 ) -> None:
     change = plan.file
     assert change is not None  # a FILE plan always has its file change
-    with install_lock(change.target.parent):
+    with install_lock(change.target.parent, owner_from=change.target):
         if read_existing(change.target) != change.before:
             raise _Untouched(
                 f"{change.target} changed since the review; nothing was written. "
@@ -180,7 +186,7 @@ def _apply_file(
         run.journal = journal
         _store_secret(plan.keyring, keystore, secret, allow_insecure, run)
         journal.advance(KEYRING)
-        _write_file(change, clock, run)
+        _write_file(change, clock, keep_backups, run)
         journal.advance(FILE)
         _write_record(change, run)
         if plan.keyring_changes and plan.keyring is not None and keystore is not None:
@@ -230,11 +236,13 @@ def _store_secret(
     run.report("keyring", StepStatus.DONE, f"stored the password at {action.path}")
 
 
-def _write_file(change: FileChange, clock: Clock, run: _Run) -> None:
+def _write_file(change: FileChange, clock: Clock, keep_backups: int, run: _Run) -> None:
     if not change.file_changes:
         run.report("properties", StepStatus.SKIPPED, f"{change.target} already up to date")
         return
-    run.result.backup = atomic_write(change.target, change.after, now=clock())
+    run.result.backup = atomic_write(
+        change.target, change.after, now=clock(), keep_backups=keep_backups
+    )
     failpoints.reached("apply:file-written")
     before = change.before
     remains = f"{change.target} has the new settings"
@@ -247,7 +255,12 @@ def _write_record(change: FileChange, run: _Run) -> None:
         run.report("record", StepStatus.SKIPPED, "record already up to date")
         return
     record_before = read_existing(change.record_path)
-    atomic_write(change.record_path, change.record_text.encode("utf-8"), backup=False)
+    atomic_write(
+        change.record_path,
+        change.record_text.encode("utf-8"),
+        backup=False,
+        owner_from=change.target,
+    )
     remains = f"{change.record_path} describes the new setup"
     run.undo.append(("record", remains, lambda: _restore(change.record_path, record_before)))
     run.report("record", StepStatus.DONE, f"wrote {change.record_path.name}")
