@@ -150,6 +150,17 @@ def _option_action(parser: argparse.ArgumentParser, token: str) -> argparse.Acti
     return matches.pop() if len(matches) == 1 else None
 
 
+def waiting_seconds(text: str) -> float:
+    """A number of seconds to wait, zero included (``-1``, ``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text!r}")
+    return value
+
+
 def positive_seconds(text: str) -> float:
     """A number of seconds above zero (``-1``, ``0``, ``nan`` and ``inf`` are refused)."""
     try:
@@ -367,7 +378,7 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
     rotate.add_argument("--json", action="store_true", help="machine-readable output")
     rotate.add_argument(
         "--wait-seconds",
-        type=positive_seconds,
+        type=waiting_seconds,
         default=30.0,
         help="how long to wait for a new key (30)",
     )
