@@ -254,6 +254,8 @@ def add_scope_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tui.commands.connection import add_connection_options
+
     parser = SafeArgumentParser(
         prog="pa-aws-setup",
         description="Set up AWS authentication for Rundeck / PagerDuty Process Automation.",
@@ -310,6 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_keyring_option(apply)
     add_backup_option(apply)
     apply.add_argument(
+        "--replace-key",
+        action="store_true",
+        help="replace a key in Rundeck Key Storage that this tool did not write (irreversible: "
+        "a password cannot be read back)",
+    )
+    add_connection_options(apply)
+    apply.add_argument(
         "--discard-interrupted-rotation",
         action="store_true",
         help="apply although a rotation of this setup was interrupted (its marker is dropped; "
@@ -334,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--max-age-days", type=int, default=90, help="flag older keys (90)")
     status.add_argument("--no-aws", action="store_true", help="do not ask IAM for key age/use")
+    add_connection_options(status)
 
     rotate = commands.add_parser(
         "rotate",

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui.commands.connection import open_connection
 from tui.commands.output import CommandResult, colour_diff, print_steps, run_command
 from tui.core.answers import build_answers, load_answers_file
 from tui.core.errors import ToolError, UsageProblem
@@ -100,6 +101,7 @@ def _apply(options: argparse.Namespace, services: Services) -> CommandResult:
     secret = read_secret(options) if access else None
     install = services.install()
     keystore = services.keystore() if access else None
+    connection = open_connection(options, services)
     plan = plan_setup(
         install,
         answers,
@@ -109,6 +111,8 @@ def _apply(options: argparse.Namespace, services: Services) -> CommandResult:
         allow_insecure=services.allow_insecure_keyring,
         paste_to=options.paste_file,
         discard_interrupted_rotation=options.discard_interrupted_rotation,
+        rundeck=connection,
+        replace_key=options.replace_key,
     )
     if plan.kind is PlanKind.PASTE:
         return _database_project(options, services, plan, secret)
@@ -170,9 +174,13 @@ def plan_json(plan: SetupPlan) -> dict[str, Any]:
             "replaces_existing": keyring.replaces_existing,
             "unchanged": keyring.unchanged,
         },
-        "record_path": str(plan.record_path),
+        "record_path": str(plan.record_path) if plan.file is not None else None,
         "recovery": None if plan.recovery is None else plan.recovery.describe(),
+        "rundeck": None if plan.rundeck is None else plan.rundeck.to_json(),
+        "api_config": None if plan.api_config is None else plan.api_config.to_json(),
+        "key_storage": None if plan.key_storage is None else plan.key_storage.to_json(),
         "warnings": list(plan.warnings),
+        "notes": list(plan.notes),
     }
 
 
@@ -273,10 +281,31 @@ def _confirm(options: argparse.Namespace, question: str) -> bool:
 
 
 def print_plan(plan: SetupPlan) -> None:
+    from tui.core.rundeck_link import Offline, RundeckLink
+
+    if isinstance(plan.rundeck, RundeckLink):
+        info = plan.rundeck.info
+        print(
+            f"Rundeck {info.rundeck_version} at {plan.rundeck.url.url} (API {info.api_version}): "
+            f"configuration through {'its API' if plan.api_config else 'the files'}"
+        )
+    elif isinstance(plan.rundeck, Offline):
+        print(f"offline: {plan.rundeck.reason}")
     if plan.recovery is not None:
         print(plan.recovery.describe())
     if plan.diff:
         print(colour_diff(plan.diff), end="")
+    if plan.api_config is not None and plan.api_config.diff:
+        print(colour_diff(plan.api_config.diff), end="")
+    if plan.key_storage is not None and plan.key_storage_changes:
+        warning = (
+            " (irreversible: the key there cannot be read back)"
+            if plan.key_storage.irreversible
+            else ""
+        )
+        print(
+            f"key storage: {plan.key_storage.verb} the password at {plan.key_storage.path}{warning}"
+        )
     if plan.keyring is not None and not plan.keyring.unchanged and plan.keyring.backend:
         verb = "replace" if plan.keyring.replaces_existing else "store"
         print(
@@ -285,6 +314,8 @@ def print_plan(plan: SetupPlan) -> None:
         )
     for warning in plan.warnings:
         print(f"warning: {warning}")
+    for note in plan.notes:
+        print(f"note: {note}")
 
 
 def _finish(

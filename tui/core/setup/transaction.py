@@ -12,6 +12,7 @@ from tui.core import failpoints
 from tui.core.errors import ToolError
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.record import fingerprint
+from tui.core.rundeck_link import RundeckLink
 from tui.core.secret import Secret
 from tui.core.setup.journal import (
     FILE,
@@ -32,6 +33,7 @@ from tui.core.setup.model import (
     SetupError,
     SetupPlan,
 )
+from tui.core.setup.rundeck_targets import upload_secret, write_api_config
 from tui.core.steps import Step, StepCallback, StepStatus
 from tui.core.writer import DEFAULT_KEEP_BACKUPS, atomic_write, install_lock, read_existing
 from tui.core.writer import restore as restore_file
@@ -138,6 +140,8 @@ def apply_setup(
     try:
         if plan.kind is PlanKind.PASTE:
             _apply_paste(plan, keystore, secret, allow_insecure, run)
+        elif plan.kind is PlanKind.API:
+            _apply_api(plan, keystore, secret, allow_insecure, run)
         else:
             _apply_file(plan, keystore, secret, clock, allow_insecure, keep_backups, run)
     except (ToolError, OSError) as error:
@@ -184,7 +188,8 @@ def _apply_file(
             ),
         )
         run.journal = journal
-        _store_secret(plan.keyring, keystore, secret, allow_insecure, run)
+        previous = _store_secret(plan.keyring, keystore, secret, allow_insecure, run)
+        _upload(plan, secret, previous, run)
         journal.advance(KEYRING)
         _write_file(change, clock, keep_backups, run)
         journal.advance(FILE)
@@ -201,13 +206,14 @@ def _store_secret(
     secret: Secret | None,
     allow_insecure: bool,
     run: _Run,
-) -> None:
-    """The secret at its path; the one it replaces is kept aside until the apply is complete."""
+) -> Secret | None:
+    """The secret at its path; the one it replaces is kept aside until the apply is complete.
+    Returns the secret that was there before."""
     if action is None:
-        return
+        return None
     if action.unchanged:
         run.report("keyring", StepStatus.SKIPPED, f"the same secret is already at {action.path}")
-        return
+        return keystore.get(action.path) if keystore is not None else None
     if secret is None or keystore is None:
         raise _Untouched("No secret or no keyring to store it in; nothing was written.")
     previous = keystore.get(action.path)
@@ -234,6 +240,54 @@ def _store_secret(
     remains = f"the keyring at {action.path} holds the new secret"
     run.undo.append(("keyring", remains, put_back))
     run.report("keyring", StepStatus.DONE, f"stored the password at {action.path}")
+    return previous
+
+
+def _upload(plan: SetupPlan, secret: Secret | None, previous: Secret | None, run: _Run) -> None:
+    """The secret into Rundeck Key Storage, where Rundeck's plugins read it."""
+    link = plan.rundeck
+    if plan.key_storage is None or not isinstance(link, RundeckLink):
+        return
+    if not plan.key_storage_changes:
+        detail = f"{plan.key_storage.path} already holds this secret as a password"
+        run.report("key-storage", StepStatus.SKIPPED, detail)
+        return
+
+    def done(name: str, detail: str) -> None:
+        run.report(name, StepStatus.DONE, detail)
+
+    def undo(name: str, remains: str, action: Callable[[], str]) -> None:
+        run.undo.append((name, remains, action))
+
+    upload_secret(link.client, plan.key_storage, secret, previous, done, undo)
+    failpoints.reached("apply:key-storage-written")
+
+
+def _apply_api(
+    plan: SetupPlan,
+    keystore: KeyStore | None,
+    secret: Secret | None,
+    allow_insecure: bool,
+    run: _Run,
+) -> None:
+    """A project in Rundeck's database: keyring copy, Key Storage, then the config keys."""
+    change, link = plan.api_config, plan.rundeck
+    assert change is not None and isinstance(link, RundeckLink)  # an API plan has both
+    previous = _store_secret(plan.keyring, keystore, secret, allow_insecure, run)
+    _upload(plan, secret, previous, run)
+
+    def done(name: str, detail: str) -> None:
+        run.report(name, StepStatus.DONE, detail)
+
+    def undo(name: str, remains: str, action: Callable[[], str]) -> None:
+        run.undo.append((name, remains, action))
+
+    if change.changes:
+        write_api_config(link.client, change, done, undo)
+    else:
+        run.report("config", StepStatus.SKIPPED, f"project {change.project} is already set up")
+    if plan.keyring_changes and plan.keyring is not None and keystore is not None:
+        keystore.delete(previous_secret_path(plan.keyring.path))
 
 
 def _write_file(change: FileChange, clock: Clock, keep_backups: int, run: _Run) -> None:
