@@ -26,6 +26,11 @@ class WizardApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f2", "toggle_dark", "Theme", show=False),
+        # Tab is the screen's binding in Textual, run once the key has bubbled up from the
+        # focused widget; keys typed after it in one burst were forwarded to the old field by
+        # then. As the app's priority binding it moves the focus in the order typed.
+        Binding("tab", "focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
     ]
 
     def __init__(self, services: Services, *, state: WizardState | None = None) -> None:

@@ -29,6 +29,7 @@ class WizardState:
     access_key_id: str | None = None
     secret: Secret | None = field(default=None, repr=False)
     key_path: str | None = None
+    key_path_typed: bool = False  # False: the path is the scope's default and follows the scope
     identity: CallerIdentity | None = None
     plan: SetupPlan | None = None
     result: ApplyResult | None = None

@@ -16,6 +16,7 @@ from tui.core.model import Method, Scope
 from tui.core.secret import Secret
 from tui.messages import RegionsLoaded, VerifyFinished
 from tui.screens.base import WizardStep
+from tui.widgets.form_input import FormInput
 from tui.widgets.secret_field import SecretField
 from tui.widgets.validators import (
     AccessKeyIdValidator,
@@ -52,18 +53,24 @@ class DetailsScreen(WizardStep):
             return detection.ec2.region or _region_of_az(detection.ecs.availability_zone) or ""
         return ""
 
-    def default_key_path(self) -> str:
+    def scope_key_path(self) -> str:
+        """The key-storage path the scope suggests (it changes with the scope)."""
         from tui.core.keystore import default_key_path
 
-        project = self.state.project if self.state.scope is Scope.PROJECT else None
-        return self.state.key_path or default_key_path(project)
+        return default_key_path(self._project())
+
+    def default_key_path(self) -> str:
+        """The path the admin typed, kept; otherwise the scope's own, whatever it was before."""
+        if self.state.key_path and self.state.key_path_typed:
+            return self.state.key_path
+        return self.scope_key_path()
 
     def body(self) -> ComposeResult:
         method = self.state.method or Method.ACCESS_KEY
         yield Static(f"Details for {method.title}", classes="title")
         yield Static("", id="errors")
         yield Label("Default region (type to filter)")
-        yield Input(
+        yield FormInput(
             value=self.default_region(),
             placeholder="e.g. us-east-1 (optional)",
             validators=[RegionValidator()],
@@ -72,16 +79,16 @@ class DetailsScreen(WizardStep):
         yield OptionList(id="region-list")
         if self.access_key:
             yield Label("Access key id")
-            yield Input(
+            yield FormInput(
                 value=self.state.access_key_id or "",
                 placeholder="AKIA… (20 characters)",
                 validators=[AccessKeyIdValidator()],
                 id="access-key-id",
             )
             yield Label("Secret access key")
-            yield SecretField()
+            yield SecretField(value=self.state.secret.reveal() if self.state.secret else "")
             yield Label("Key-storage path (stored in the keyring as a Rundeck password)")
-            yield Input(
+            yield FormInput(
                 value=self.default_key_path(),
                 validators=[KeyPathValidator(self._project)],
                 id="key-path",
@@ -182,10 +189,25 @@ class DetailsScreen(WizardStep):
             if outcome is not None and not outcome.is_valid:
                 problems.extend(outcome.failure_descriptions)
         if not problems:
-            self.state.access_key_id = self.query_one("#access-key-id", Input).value.strip()
-            self.state.secret = Secret(self.query_one("#secret", Input).value.strip())
-            self.state.key_path = self.query_one("#key-path", Input).value.strip()
+            self.remember()
         return problems
+
+    def remember(self) -> None:
+        """Keep what is typed, valid or not: going back and forth keeps the answers."""
+        region = self.query_one("#region", Input).value.strip().lower()
+        self.state.region = region or None
+        if not self.access_key:
+            return
+        self.state.access_key_id = self.query_one("#access-key-id", Input).value.strip() or None
+        secret = self.query_one("#secret", Input).value.strip()
+        self.state.secret = Secret(secret) if secret else None
+        key_path = self.query_one("#key-path", Input).value.strip()
+        self.state.key_path = key_path or None
+        self.state.key_path_typed = bool(key_path) and key_path != self.scope_key_path()
+
+    def action_back(self) -> None:
+        self.remember()
+        super().action_back()
 
     def show_problems(self, problems: list[str]) -> None:
         errors = self.query_one("#errors", Static)

@@ -83,6 +83,9 @@ class DoneScreen(WizardStep):
         yield Button("Quit", id="quit", variant="primary")
 
     def on_mount(self) -> None:
+        # The body is no focus stop of its own: Tab goes from Quit to the answers file, never
+        # to an invisible place where q quits. Page Up/Down scroll it from anywhere.
+        self.query_one(".body").can_focus = False
         self.query_one("#quit", Button).focus()
 
     def answers_text(self) -> str:

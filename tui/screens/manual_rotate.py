@@ -16,6 +16,7 @@ from tui.core.model import Scope
 from tui.core.secret import Secret
 from tui.messages import RotationFinished, VerifyFinished
 from tui.screens.rotate import RotationView
+from tui.widgets.form_input import FormInput
 from tui.widgets.secret_field import SecretField
 from tui.widgets.validators import AccessKeyIdValidator
 
@@ -55,13 +56,14 @@ class ManualRotateScreen(RotationView):
             )
             yield Static("", id="errors")
             yield Label("New access key id")
-            yield Input(
+            yield FormInput(
                 placeholder="AKIA… (20 characters)",
                 validators=[AccessKeyIdValidator()],
                 id="access-key-id",
+                enter_focus="#secret",
             )
             yield Label("Its secret access key")
-            yield SecretField()
+            yield SecretField(enter_focus="#old-key")
             yield Label("Then the old key", id="old-key-label")
             with RadioSet(id="old-key"):
                 yield RadioButton("Leave it active", id="old-keep")
@@ -106,14 +108,6 @@ class ManualRotateScreen(RotationView):
     def secret_typed(self, event: Input.Changed) -> None:
         if event.value.strip():  # emptied at the switch, while the worker still holds it
             self.wizard.radioactive["manual-secret"] = event.value.strip()
-
-    @on(Input.Submitted, "#access-key-id")
-    def key_id_entered(self) -> None:
-        self.query_one("#secret", Input).focus()
-
-    @on(Input.Submitted, "#secret")
-    def secret_entered(self) -> None:
-        self.query_one("#old-key", RadioSet).focus()
 
     def action_reveal(self) -> None:
         self.query_one(SecretField).toggle()

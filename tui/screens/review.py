@@ -16,6 +16,7 @@ from textual.worker import get_current_worker
 from tui.core.model import Method
 from tui.messages import PasteReady, PasteSaved, PlanReady
 from tui.screens.base import WizardStep
+from tui.widgets.form_input import FormInput
 from tui.widgets.diff_view import DiffView
 
 
@@ -36,7 +37,7 @@ class ReviewScreen(WizardStep):
         yield Static("", id="keyring")
         yield Static("", id="record", classes="record")
         with Horizontal(id="paste-row"):
-            yield Input(placeholder="save the lines to… (a file name)", id="paste-file")
+            yield FormInput(placeholder="save the lines to… (a file name)", id="paste-file")
             yield Button("Save lines", id="save-paste", variant="primary")
 
     def actions(self) -> ComposeResult:

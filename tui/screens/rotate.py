@@ -256,9 +256,14 @@ class RotateScreen(RotationView):
         yield Static("", id="rotate-outcome")
 
     def actions(self) -> ComposeResult:
-        yield Button("Rotate, delete old key", id="rotate-delete", variant="primary")
-        yield Button("Rotate, keep old inactive", id="rotate-keep")
+        # The safe choice comes first and has the focus: Enter never deletes a key.
+        yield Button("Rotate, keep old inactive", id="rotate-keep", variant="primary")
+        yield Button("Rotate, delete old key…", id="rotate-delete", variant="warning")
         yield Button("Back", id="rotate-back")
+
+    def __init__(self, scope: Scope, project: str | None) -> None:
+        super().__init__(scope, project)
+        self.old_key_id: str | None = None
 
     def on_mount(self) -> None:
         self.check_interrupted()
@@ -274,6 +279,7 @@ class RotateScreen(RotationView):
             self.query_one("#rotate-keep", Button).disabled = True
             self.query_one("#rotate-back", Button).focus()
             return
+        self.old_key_id = target.access_key_id
         if target.interrupted is not None:
             self.query_one("#rotate-intro", Static).update(
                 Text(
@@ -282,17 +288,31 @@ class RotateScreen(RotationView):
                     style="yellow",
                 )
             )
-            self.query_one("#rotate-delete", Button).label = "Finish it"
+            self.query_one("#rotate-delete", Button).label = "Finish it…"
             self.query_one("#rotate-keep", Button).label = "Roll back"
-        self.query_one("#rotate-delete", Button).focus()
-
-    @on(Button.Pressed, "#rotate-delete")
-    def action_start(self) -> None:
-        self.start(delete_old=True, resume="finish")
+        self.query_one("#rotate-keep", Button).focus()
 
     @on(Button.Pressed, "#rotate-keep")
-    def keep_old(self) -> None:
+    def action_start(self) -> None:
+        """Enter's choice: rotate and keep the old key, inactive (or roll back a half rotation)."""
         self.start(delete_old=False, resume="rollback")
+
+    @on(Button.Pressed, "#rotate-delete")
+    def delete_old(self) -> None:
+        """Deleting the old key cannot be undone: it asks first, and "no" has the focus."""
+        if self.running or self.finished:
+            return
+        key = self.old_key_id or "the old key"
+        question = (
+            f"Delete the old key {key} once Rundeck uses the new one? AWS cannot bring a "
+            "deleted key back; kept inactive, it can be re-activated if something still uses it."
+        )
+
+        def decided(delete: bool | None) -> None:
+            if delete:
+                self.start(delete_old=True, resume="finish")
+
+        self.app.push_screen(ConfirmScreen(question, yes="Delete it", no="Keep it"), decided)
 
     def start(self, *, delete_old: bool, resume: str) -> None:
         from tui.core.rotation import RotationError

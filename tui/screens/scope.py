@@ -8,11 +8,39 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, Static
 
 from tui.core.model import Scope
 from tui.core.rundeck import RundeckError, RundeckInstall, validate_project_name
 from tui.screens.base import WizardStep
+from tui.widgets.form_input import FormInput
+
+
+class ScopeChoice(RadioSet):
+    """The scope's radio set: Enter takes the highlighted choice and moves on, as on Method."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "choose", "Choose", show=False)]
+
+    class Chosen(Message):
+        """Enter on the choice at ``index``."""
+
+        def __init__(self, choice: ScopeChoice, index: int) -> None:
+            super().__init__()
+            self.choice = choice
+            self.index = index
+
+        @property
+        def control(self) -> ScopeChoice:
+            return self.choice
+
+    def action_choose(self) -> None:
+        index = self._selected if self._selected is not None else self.pressed_index
+        if index < 0:
+            return
+        if index != self.pressed_index:
+            self.action_toggle_button()
+        self.post_message(self.Chosen(self, index))
 
 
 class ScopeScreen(WizardStep):
@@ -34,7 +62,7 @@ class ScopeScreen(WizardStep):
 
     def scope_widgets(self) -> ComposeResult:
         yield Static("Where should the settings go?", classes="title")
-        with RadioSet(id="scope"):
+        with ScopeChoice(id="scope"):
             yield RadioButton(
                 "System: every project (framework.properties)",
                 value=self.state.scope is Scope.SYSTEM,
@@ -50,7 +78,7 @@ class ScopeScreen(WizardStep):
             "Projects found:" if projects else "No projects found on disk.", id="projects-label"
         )
         yield OptionList(*projects, id="projects")
-        yield Input(
+        yield FormInput(
             value=self.state.project or "",
             placeholder="or type a new project name",
             id="project-name",
@@ -77,6 +105,17 @@ class ScopeScreen(WizardStep):
             # Straight on to the project: the list if there is one, else the name.
             projects = self.query_one("#projects", OptionList)
             (projects if projects.option_count else self.query_one("#project-name")).focus()
+
+    @on(ScopeChoice.Chosen, "#scope")
+    def scope_chosen(self, event: ScopeChoice.Chosen) -> None:
+        """System: on to Details. One project: on to the project to pick."""
+        self.state.scope = Scope.SYSTEM if event.index == 0 else Scope.PROJECT
+        self.refresh_scope()
+        if self.state.scope is Scope.SYSTEM:
+            self.action_next()
+            return
+        projects = self.query_one("#projects", OptionList)
+        (projects if projects.option_count else self.query_one("#project-name")).focus()
 
     @on(OptionList.OptionHighlighted, "#projects")
     def project_highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -7,6 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input
 
+from tui.widgets.form_input import FormInput
+
 from tui.widgets.validators import SecretValidator
 
 
@@ -19,12 +21,19 @@ class SecretField(Horizontal):
     SecretField > Input { width: 1fr; }
     """
 
+    def __init__(self, *, value: str = "", enter_focus: str | None = None) -> None:
+        super().__init__()
+        self.initial = value
+        self.enter_focus = enter_focus
+
     def compose(self) -> ComposeResult:
-        yield Input(
-            password=True,
+        yield FormInput(
+            self.initial,
+            secret=True,
             placeholder="40 characters; pasting works",
             validators=[SecretValidator()],
             id="secret",
+            enter_focus=self.enter_focus,
         )
         yield Button("Reveal", id="reveal")
 
