@@ -16,8 +16,8 @@ from textual.worker import get_current_worker
 from tui.core.model import Method
 from tui.messages import PasteReady, PasteSaved, PlanReady
 from tui.screens.base import WizardStep
-from tui.widgets.form_input import FormInput
 from tui.widgets.diff_view import DiffView
+from tui.widgets.form_input import FormInput
 
 
 class ReviewScreen(WizardStep):

@@ -8,7 +8,6 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input
 
 from tui.widgets.form_input import FormInput
-
 from tui.widgets.validators import SecretValidator
 
 
