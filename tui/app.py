@@ -7,11 +7,14 @@ import traceback
 from pathlib import Path
 from typing import ClassVar
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tui.core.rundeck import RundeckError, RundeckInstall
+from tui.core.steps import StepStatus
+from tui.messages import ProvisionFinished
 from tui.services import Services
 from tui.state import WizardState
 
@@ -87,10 +90,22 @@ class WizardApp(App[int]):
             if quit_anyway:
                 self.exit(1, return_code=1)
 
-        self.push_screen(
-            ConfirmScreen("Quit? The answers so far will be lost; nothing was written yet."),
-            decided,
-        )
+        if self.state.aws_changed:
+            question = (
+                "Quit? The answers so far will be lost and Rundeck's files were not changed, "
+                "but what Set it up for me created in AWS (role, policy, instance profile) "
+                "stays there."
+            )
+        else:
+            question = "Quit? The answers so far will be lost; nothing was written yet."
+        self.push_screen(ConfirmScreen(question), decided)
+
+    @on(ProvisionFinished)
+    def provision_finished(self, message: ProvisionFinished) -> None:
+        """Set it up for me ran: if any AWS call went through, quitting no longer leaves
+        everything as it was."""
+        if any(outcome.status == StepStatus.DONE for outcome in message.result.outcomes):
+            self.state.aws_changed = True
 
     def _handle_exception(self, error: Exception) -> None:
         self._crash_errors.append(error)

@@ -168,9 +168,9 @@ class ScopeScreen(WizardStep):
             text.append(problem, style="yellow")
         elif self.in_database():
             text.append(
-                f"Project {self.state.project} has no project.properties on disk: Rundeck keeps "
-                "its configuration in its database. The Review step gives you the lines to paste "
-                "into Project Settings → Edit Configuration File.",
+                f"Project {self.state.project} was not found on disk: check the name for a "
+                "typo. If it is a project Rundeck keeps in its database, the Review step gives "
+                "you the lines to paste into Project Settings → Edit Configuration File.",
                 style="yellow",
             )
         else:
