@@ -15,6 +15,7 @@ from tui.core.model import Method
 from tui.screens.base import WizardStep
 from tui.screens.method import ROLE_TODO
 from tui.widgets.save_row import SaveRow
+from tui.widgets.shell_command import ShellCommand
 
 if TYPE_CHECKING:
     from tui.state import WizardState
@@ -74,7 +75,7 @@ class DoneScreen(WizardStep):
         )
         yield Label(f"The same setup, headless{secret_note}:")
         yield Static(
-            Text(command_line(answers, rdeck_base=self.services.rdeck_base), style="cyan"),
+            ShellCommand(command_line(answers, rdeck_base=self.services.rdeck_base)),
             id="command",
         )
         yield SaveRow(

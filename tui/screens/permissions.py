@@ -22,6 +22,7 @@ from tui.messages import PolicyChecked
 from tui.screens.base import WizardStep
 from tui.widgets.form_input import FormInput
 from tui.widgets.save_row import SaveRow
+from tui.widgets.ticks import TickList
 
 VERDICT_LOOK = {"allowed": ("✓", "green"), "denied": ("✗", "bold red"), "unknown": ("?", "yellow")}
 
@@ -61,7 +62,7 @@ class PermissionsScreen(WizardStep):
             select_on_focus=False,  # typing from the list adds to the filter, not over it
             id="plugin-filter",
         )
-        yield SelectionList[str](id="plugins")
+        yield TickList(id="plugins")
         yield Static("", id="verdicts")
         yield Static("", id="policy", classes="record")
         yield SaveRow(

@@ -9,12 +9,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, OptionList, RadioSet, Static
 
 from tui.core.model import Scope
 from tui.core.rundeck import RundeckError, RundeckInstall, validate_project_name
 from tui.screens.base import WizardStep
 from tui.widgets.form_input import FormInput
+from tui.widgets.ticks import ChoiceButton
 
 
 class ScopeChoice(RadioSet):
@@ -63,12 +64,12 @@ class ScopeScreen(WizardStep):
     def scope_widgets(self) -> ComposeResult:
         yield Static("Where should the settings go?", classes="title")
         with ScopeChoice(id="scope"):
-            yield RadioButton(
+            yield ChoiceButton(
                 "System: every project (framework.properties)",
                 value=self.state.scope is Scope.SYSTEM,
                 id="scope-system",
             )
-            yield RadioButton(
+            yield ChoiceButton(
                 "One project (project.properties)",
                 value=self.state.scope is Scope.PROJECT,
                 id="scope-project",
