@@ -13,7 +13,6 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tui.core.rundeck import RundeckError, RundeckInstall
-from tui.core.steps import StepStatus
 from tui.messages import ProvisionFinished
 from tui.services import Services
 from tui.state import WizardState
@@ -104,7 +103,7 @@ class WizardApp(App[int]):
     def provision_finished(self, message: ProvisionFinished) -> None:
         """Set it up for me ran: if any AWS call went through, quitting no longer leaves
         everything as it was."""
-        if any(outcome.status == StepStatus.DONE for outcome in message.result.outcomes):
+        if any(outcome.status == "done" for outcome in message.result.outcomes):
             self.state.aws_changed = True
 
     def _handle_exception(self, error: Exception) -> None:

@@ -58,7 +58,14 @@ class ShellCommand:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         for line in command_lines(self.command, options.max_width):
-            yield Text(line, style=self.style, no_wrap=True, overflow="fold")
+            text = Text(no_wrap=True, overflow="fold")
+            if line.startswith(INDENT):
+                # A style of its own, so the blanks are not merged into the text run: SVG
+                # renderers drop the blanks that start a run.
+                text.append(INDENT, style="dim")
+                line = line[len(INDENT) :]
+            text.append(line, style=self.style)
+            yield text
 
     @property
     def plain(self) -> str:
