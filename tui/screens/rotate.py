@@ -20,6 +20,7 @@ from tui.core.model import Scope
 from tui.messages import QuestionAsked, RotationFinished, RotationProgress
 from tui.screens.base import WizardStep
 from tui.screens.confirm import ConfirmScreen
+from tui.widgets.long_text import reflow
 
 if TYPE_CHECKING:
     from tui.core.rotation import RotationResult, RotationStep, RotationTarget, SpareKey
@@ -55,12 +56,16 @@ def aligned_grid(labels: int) -> Table:
     return table
 
 
-def steps_table(steps: Iterable[RotationStep]) -> Table:
-    """One row per step: its mark, its name, and its detail."""
+def steps_table(steps: Iterable[RotationStep], told_below: str | None = None) -> Table:
+    """One row per step: its mark, its name, and its detail. A detail that the outcome below
+    tells in full (``told_below``) keeps its first line only: the help is shown once."""
     table = aligned_grid(labels=2)
     for step in steps:
         mark, style = STEP_STYLE.get(step.status, ("•", ""))
-        table.add_row(Text(mark, style=style), "", step.name, "", step.detail)
+        detail = step.detail
+        if told_below and "\n" in detail and detail.strip() in told_below:
+            detail = detail.splitlines()[0] + " (see below)"
+        table.add_row(Text(mark, style=style), "", step.name, "", detail)
     return table
 
 
@@ -69,8 +74,12 @@ def describe_outcome(result: RotationResult) -> RenderableType:
     headline, style = OUTCOME_HEADLINE.get(result.outcome, (result.outcome, "bold"))
     parts: list[RenderableType] = [Text(), Text(headline, style=style)]  # a line apart
     if result.error:
-        parts.append(Text(result.error, style="red"))
-    parts.extend(Text(f"⚠ {warning}", style="yellow") for warning in result.warnings)
+        parts.append(reflow(result.error, style="red"))
+    parts.extend(
+        reflow(f"⚠ {warning}", style="yellow")
+        for warning in result.warnings
+        if warning != result.error  # the same help, once
+    )
     state = aligned_grid(labels=1)
     for label, where in (
         ("IAM", result.state.iam),
@@ -189,6 +198,9 @@ class RotationView(WizardStep):
 
     def show_outcome(self, result: RotationResult) -> None:
         self.result = result
+        told = "\n".join([result.error or "", *result.warnings])
+        steps = self.query_one("#rotate-steps", Static)
+        steps.update(steps_table(self.steps.values(), told_below=told))
         self.query_one("#rotate-outcome", Static).update(describe_outcome(result))
         self.finished_layout()
         body = self.query_one(".body")
@@ -213,9 +225,9 @@ class RotationView(WizardStep):
         error = event.worker.error
         what = str(error) if isinstance(error, KeyStoreError) else type(error).__name__
         self.query_one("#rotate-outcome", Static).update(
-            Text(
-                f"✗ Stopped by an unexpected error: {what}. "
-                "Run pa-aws-setup status to see where IAM, the keyring and the files are.",
+            reflow(
+                f"✗ Stopped by an unexpected error; run pa-aws-setup status to see where IAM, "
+                f"the keyring and the files are.\n{what}",
                 style="bold red",
             )
         )
