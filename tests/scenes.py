@@ -189,7 +189,7 @@ async def at_permissions(pilot: Pilot[object]) -> None:
     await settle(pilot)
     for typed in ("node source", "s3 steps"):
         await fill(pilot, "#plugin-filter", typed)
-        await pilot.press("enter", "down", "space")
+        await pilot.press("enter", "space")  # Enter: into the list, on its first match
     await fill(pilot, "#plugin-filter", "")
     await settle(pilot)
 

@@ -7,11 +7,13 @@ import traceback
 from pathlib import Path
 from typing import ClassVar
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tui.core.rundeck import RundeckError, RundeckInstall
+from tui.messages import ProvisionFinished
 from tui.services import Services
 from tui.state import WizardState
 
@@ -26,6 +28,11 @@ class WizardApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f2", "toggle_dark", "Theme", show=False),
+        # Tab is the screen's binding in Textual, run once the key has bubbled up from the
+        # focused widget; keys typed after it in one burst were forwarded to the old field by
+        # then. As the app's priority binding it moves the focus in the order typed.
+        Binding("tab", "focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
     ]
 
     def __init__(self, services: Services, *, state: WizardState | None = None) -> None:
@@ -82,10 +89,22 @@ class WizardApp(App[int]):
             if quit_anyway:
                 self.exit(1, return_code=1)
 
-        self.push_screen(
-            ConfirmScreen("Quit? The answers so far will be lost; nothing was written yet."),
-            decided,
-        )
+        if self.state.aws_changed:
+            question = (
+                "Quit? The answers so far will be lost and Rundeck's files were not changed, "
+                "but what Set it up for me created in AWS (role, policy, instance profile) "
+                "stays there."
+            )
+        else:
+            question = "Quit? The answers so far will be lost; nothing was written yet."
+        self.push_screen(ConfirmScreen(question), decided)
+
+    @on(ProvisionFinished)
+    def provision_finished(self, message: ProvisionFinished) -> None:
+        """Set it up for me ran: if any AWS call went through, quitting no longer leaves
+        everything as it was."""
+        if message.result.changed_anything:
+            self.state.aws_changed = True
 
     def _handle_exception(self, error: Exception) -> None:
         self._crash_errors.append(error)

@@ -29,12 +29,26 @@ class WizardState:
     access_key_id: str | None = None
     secret: Secret | None = field(default=None, repr=False)
     key_path: str | None = None
+    key_path_typed: bool = False  # False: the path is the scope's default and follows the scope
     identity: CallerIdentity | None = None
     plan: SetupPlan | None = None
     result: ApplyResult | None = None
     paste_file: str | None = None
     plugins: tuple[str, ...] = ()  # catalog ids of the Rundeck AWS plugins that will be used
     policy_check: PolicyCheck | None = None
+    aws_changed: bool = False  # Set it up for me created or changed something in AWS
+
+    @property
+    def role_detected(self) -> bool:
+        """For a role method, whether its role was found where this runs (True for a key)."""
+        detection = self.detection
+        if self.method is Method.ACCESS_KEY or self.method is None:
+            return True
+        if detection is None:
+            return False
+        if self.method is Method.EC2:
+            return bool(detection.ec2.detected and detection.ec2.role_name)
+        return bool(detection.ecs.has_task_credentials)
 
     @property
     def has_answers(self) -> bool:

@@ -68,11 +68,13 @@ def test_rotation_waiting_for_consent(snap_compare: Any) -> None:
 
 
 def test_rotation_succeeded(snap_compare: Any) -> None:
-    """Rotate, done: every step ticked from the new key's creation to the old key's deletion,
-    then "Rotated" with where IAM, the keyring and the file are, and Back to status focused."""
+    """Rotate with Enter, the default: every step ticked from the new key's creation to the
+    old key's deactivation (kept, inactive), then "Rotated" with where IAM, the keyring and the
+    file are, and Back to status focused."""
     same, aws = snap_scene(snap_compare, scenes.at_rotation_finished)
     assert same
-    assert set(aws.keys) == {scenes.NEW_KEY_ID}
+    assert set(aws.keys) == {scenes.KEY_ID, scenes.NEW_KEY_ID}
+    assert aws.keys[scenes.KEY_ID].status == "Inactive"
 
 
 def test_rotation_rolled_back(snap_compare: Any) -> None:

@@ -62,8 +62,9 @@ def test_method_undetected_role_todo(snap_compare: Any) -> None:
 
 
 def test_permissions_checklist(snap_compare: Any) -> None:
-    """Permissions: step 3/7; the plugin checklist with EC2 node source and S3 steps ticked,
-    the filter empty again, and the top of the EC2 role's policy below."""
+    """Permissions: step 3/7; the plugin checklist with EC2 node source and S3 steps ticked
+    (▐X▌; the others ▐ ▌, told apart without colour), the filter empty again, and the top
+    of the EC2 role's policy below."""
     assert snap(snap_compare, "ec2", scenes.at_permissions)
 
 
@@ -74,8 +75,8 @@ def test_permissions_policy_preview(snap_compare: Any) -> None:
 
 
 def test_scope_project_shows_the_file(snap_compare: Any) -> None:
-    """Scope: One project selected, projects ops and web listed, 'ops' typed, and the exact
-    project.properties path that will change."""
+    """Scope: One project selected (▐●▌; System ▐ ▌), projects ops and web listed, 'ops'
+    typed, and the exact project.properties path that will change."""
     assert snap(snap_compare, "nothing", scenes.at_scope_project)
 
 
@@ -105,7 +106,7 @@ def test_apply_failure_rolled_back(snap_compare: Any) -> None:
 
 def test_done(snap_compare: Any) -> None:
     """Done: what changed, the record, the keyring path, the backup, next steps, and the
-    equivalent headless command without the secret."""
+    equivalent headless command without the secret, broken between arguments."""
     assert snap(snap_compare, "nothing", scenes.at_done)
 
 

@@ -41,9 +41,34 @@ async def to_permissions(app: WizardApp, pilot: Any) -> PermissionsScreen:
 async def tick(pilot: Any, screen: PermissionsScreen, typed: str) -> None:
     """Filter by ``typed`` and tick the first match, the way a user does."""
     screen.query_one("#plugin-filter", Input).focus()
-    await pilot.press("ctrl+a", "ctrl+k", *typed, "enter")  # Enter: into the list
-    await pilot.press("down", "space")
+    await pilot.press("ctrl+a", "ctrl+k", *typed, "enter")  # Enter: into the list, on row 1
+    await pilot.press("space")
     await pilot.pause()
+
+
+async def test_typing_filters_and_down_moves_on_from_the_highlighted_row(
+    imds_env: Any, make_services: Callable[..., Any]
+) -> None:
+    """The title says "type to filter": typing reaches the filter at once, and from the list
+    too; after Enter the first match is highlighted, and Down moves to the second."""
+    app = WizardApp(make_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_permissions(app, pilot)
+        field = screen.query_one("#plugin-filter", Input)
+        listed = screen.query_one("#plugins", SelectionList)
+        assert app.focused is field
+        await pilot.press(*"s3", "enter")
+        assert field.value == "s3" and listed.option_count > 1
+        assert app.focused is listed and listed.highlighted == 0
+        second = listed.get_option_at_index(1).value
+        await pilot.press("down", "space")
+        await pilot.pause()
+        assert app.state.plugins == (second,)  # the second row, the one highlighted
+        await pilot.press(*"ab")  # space ticks in the list; letters go to the filter
+        await pilot.pause()
+        assert app.focused is field and field.value == "s3ab"
+        await pilot.press("backspace", "backspace", "down")
+        assert app.focused is listed and listed.highlighted == 0
 
 
 async def test_ticks_survive_filtering_and_the_saved_policy_is_the_cores(

@@ -107,8 +107,17 @@ async def test_rotation_from_status_deletes_the_old_key(rundeck: Rundeck) -> Non
     app = WizardApp(services_for(rundeck))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_rotate(app, pilot)
+        await pilot.press("tab")
         assert app.focused is not None and app.focused.id == "rotate-delete"
         await pilot.press("enter")
+        # Deleting asks first, and the safe answer has the focus.
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        question = app.screen
+        assert isinstance(question, ConfirmScreen)
+        assert old in question.question and "cannot bring a deleted key back" in question.question
+        assert app.focused is not None and app.focused.id == "no"
+        assert rundeck.world.access_keys() == {old: "Active"}  # nothing yet
+        await pilot.press("y")
         screen = await finish(app, pilot)
         result = screen.result
         assert result is not None and result.outcome == "rotated", result
@@ -134,6 +143,37 @@ async def test_rotation_from_status_deletes_the_old_key(rundeck: Rundeck) -> Non
     record = rundeck.record()
     assert record.access_key_id == new and record.previous_access_key_id == old
     assert record.rotation is None and not record.previous_key_inactive
+
+
+async def test_one_enter_rotates_and_keeps_the_old_key_inactive(rundeck: Rundeck) -> None:
+    """The choice that has the focus is the safe one: Enter never deletes a key."""
+    old = rundeck.configured_key()
+    app = WizardApp(services_for(rundeck))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rotate(app, pilot)
+        assert app.focused is not None and app.focused.id == "rotate-keep"
+        await pilot.press("enter")
+        screen = await finish(app, pilot)
+        assert screen.result is not None and screen.result.outcome == "rotated", screen.result
+    new = rundeck.configured_key()
+    assert new != old
+    assert rundeck.world.access_keys() == {new: "Active", old: "Inactive"}
+    assert rundeck.record().previous_key_inactive
+
+
+async def test_declining_the_deletion_changes_nothing(rundeck: Rundeck) -> None:
+    old = rundeck.configured_key()
+    before = (rundeck.file.read_bytes(), rundeck.record())
+    app = WizardApp(services_for(rundeck))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_rotate(app, pilot)
+        await pilot.press("tab", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("enter")  # "Keep it" has the focus
+        await until(pilot, lambda: app.screen is screen, "the Rotate screen again")
+        assert not screen.started and not screen.finished
+    assert rundeck.world.access_keys() == {old: "Active"}
+    assert (rundeck.file.read_bytes(), rundeck.record()) == before
 
 
 async def test_a_switch_that_cannot_write_the_file_is_rolled_back(
@@ -172,7 +212,6 @@ async def test_an_inactive_spare_is_deleted_after_consent(rundeck: Rundeck) -> N
     app = WizardApp(services_for(rundeck))
     async with app.run_test(size=(80, 24)) as pilot:
         await open_rotate(app, pilot)
-        await pilot.press("tab")
         assert app.focused is not None and app.focused.id == "rotate-keep"
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")

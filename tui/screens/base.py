@@ -24,9 +24,14 @@ class WizardStep(Screen[object]):
     STEP: ClassVar[int] = 0
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        # The focus is usually on a button; these keep a long body readable from there.
-        Binding("pagedown", "scroll_body(1)", "Scroll", show=False),
-        Binding("pageup", "scroll_body(-1)", "Scroll", show=False),
+        # The focus is usually on a button; these keep a long body readable from there
+        # (a focused list or field uses its own up, down, home and end first).
+        Binding("pagedown", "scroll_body('page_down')", "Scroll", show=False),
+        Binding("pageup", "scroll_body('page_up')", "Scroll", show=False),
+        Binding("down", "scroll_body('down')", "Scroll", show=False),
+        Binding("up", "scroll_body('up')", "Scroll", show=False),
+        Binding("end", "scroll_body('end')", "Scroll", show=False),
+        Binding("home", "scroll_body('home')", "Scroll", show=False),
     ]
 
     @property
@@ -62,12 +67,10 @@ class WizardStep(Screen[object]):
             return len(self.app.screen_stack) > 1
         return True
 
-    def action_scroll_body(self, pages: int) -> None:
-        body = self.query_one(".body", VerticalScroll)
-        if pages > 0:
-            body.scroll_page_down()
-        else:
-            body.scroll_page_up()
+    def action_scroll_body(self, how: str) -> None:
+        from tui.widgets.long_text import scroll_by
+
+        scroll_by(self.query_one(".body", VerticalScroll), how)
 
     def advance(self) -> None:
         self.wizard.advance(self)

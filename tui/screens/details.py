@@ -14,8 +14,10 @@ from textual.worker import get_current_worker
 
 from tui.core.model import Method, Scope
 from tui.core.secret import Secret
+from tui.core.validate import REFUSED_PREFIXES
 from tui.messages import RegionsLoaded, VerifyFinished
 from tui.screens.base import WizardStep
+from tui.widgets.form_input import FormInput
 from tui.widgets.secret_field import SecretField
 from tui.widgets.validators import (
     AccessKeyIdValidator,
@@ -32,13 +34,17 @@ class DetailsScreen(WizardStep):
     STEP = 5
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "next", "Next", show=True),
+        # One key, two names: the key bar says what Ctrl+R does now (see check_action).
         Binding("ctrl+r", "reveal", "Reveal secret", show=True),
+        Binding("ctrl+r", "hide", "Hide secret", show=True),
         Binding("ctrl+t", "verify", "Verify with AWS", show=True),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.regions: tuple[str, ...] = ()
+        self.tried = False  # Next or Verify was pressed: every field is checked as it changes
+        self.shown_for: set[str] = set()  # fields whose problem is certain while typing
 
     @property
     def access_key(self) -> bool:
@@ -52,18 +58,24 @@ class DetailsScreen(WizardStep):
             return detection.ec2.region or _region_of_az(detection.ecs.availability_zone) or ""
         return ""
 
-    def default_key_path(self) -> str:
+    def scope_key_path(self) -> str:
+        """The key-storage path the scope suggests (it changes with the scope)."""
         from tui.core.keystore import default_key_path
 
-        project = self.state.project if self.state.scope is Scope.PROJECT else None
-        return self.state.key_path or default_key_path(project)
+        return default_key_path(self._project())
+
+    def default_key_path(self) -> str:
+        """The path the admin typed, kept; otherwise the scope's own, whatever it was before."""
+        if self.state.key_path and self.state.key_path_typed:
+            return self.state.key_path
+        return self.scope_key_path()
 
     def body(self) -> ComposeResult:
         method = self.state.method or Method.ACCESS_KEY
         yield Static(f"Details for {method.title}", classes="title")
         yield Static("", id="errors")
         yield Label("Default region (type to filter)")
-        yield Input(
+        yield FormInput(
             value=self.default_region(),
             placeholder="e.g. us-east-1 (optional)",
             validators=[RegionValidator()],
@@ -72,16 +84,16 @@ class DetailsScreen(WizardStep):
         yield OptionList(id="region-list")
         if self.access_key:
             yield Label("Access key id")
-            yield Input(
+            yield FormInput(
                 value=self.state.access_key_id or "",
                 placeholder="AKIA… (20 characters)",
                 validators=[AccessKeyIdValidator()],
                 id="access-key-id",
             )
             yield Label("Secret access key")
-            yield SecretField()
-            yield Label("Key-storage path (stored in the keyring as a Rundeck password)")
-            yield Input(
+            yield SecretField(value=self.state.secret.reveal() if self.state.secret else "")
+            yield Label("Key-storage path (a Rundeck password, in the keyring)")
+            yield FormInput(
                 value=self.default_key_path(),
                 validators=[KeyPathValidator(self._project)],
                 id="key-path",
@@ -95,8 +107,11 @@ class DetailsScreen(WizardStep):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Reveal and Verify belong to the access key fields; a role method has neither."""
-        if action in ("reveal", "verify") and not self.access_key:
+        if action in ("reveal", "hide", "verify") and not self.access_key:
             return False
+        if action in ("reveal", "hide"):
+            shown = self.query(SecretField)
+            return (action == "hide") is (bool(shown) and shown.first().revealed)
         return super().check_action(action, parameters)
 
     def _project(self) -> str | None:
@@ -164,28 +179,66 @@ class DetailsScreen(WizardStep):
     def action_reveal(self) -> None:
         if self.access_key:
             self.query_one(SecretField).toggle()
+            self.refresh_bindings()
 
-    def collect(self) -> list[str]:
-        """Copy valid fields into the state; return the problems of the others."""
+    def action_hide(self) -> None:
+        self.action_reveal()
+
+    @on(SecretField.Toggled)
+    def secret_toggled(self) -> None:
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#region, #access-key-id, #secret, #key-path")
+    def check_as_typed(self, event: Input.Changed) -> None:
+        """Problems show as soon as they are certain, and go once fixed."""
+        if event.input.id == "access-key-id" and event.value.strip()[:4].upper() in (
+            REFUSED_PREFIXES
+        ):
+            self.shown_for.add("access-key-id")
+        if self.shown_for or self.tried:
+            self.show_problems(self.problems())
+
+    def fields(self) -> list[Input]:
+        selectors = ["#region"]
+        if self.access_key:
+            selectors += ["#access-key-id", "#secret", "#key-path"]
+        return [self.query_one(selector, Input) for selector in selectors]
+
+    def problems(self) -> list[str]:
+        """What is wrong now: every field after a Next, else the fields already flagged."""
         problems: list[str] = []
-        region = self.query_one("#region", Input)
-        outcome = region.validate(region.value)
-        if outcome is not None and not outcome.is_valid:
-            problems.extend(outcome.failure_descriptions)
-        else:
-            self.state.region = region.value.strip().lower() or None
-        if not self.access_key:
-            return problems
-        for selector in ("#access-key-id", "#secret", "#key-path"):
-            field = self.query_one(selector, Input)
+        for field in self.fields():
+            if not self.tried and field.id not in self.shown_for:
+                continue
             outcome = field.validate(field.value)
             if outcome is not None and not outcome.is_valid:
                 problems.extend(outcome.failure_descriptions)
-        if not problems:
-            self.state.access_key_id = self.query_one("#access-key-id", Input).value.strip()
-            self.state.secret = Secret(self.query_one("#secret", Input).value.strip())
-            self.state.key_path = self.query_one("#key-path", Input).value.strip()
         return problems
+
+    def collect(self) -> list[str]:
+        """Copy the fields into the state when all are valid; return the problems."""
+        self.tried = True
+        problems = self.problems()
+        if not problems:
+            self.remember()
+        return problems
+
+    def remember(self) -> None:
+        """Keep what is typed, valid or not: going back and forth keeps the answers."""
+        region = self.query_one("#region", Input).value.strip().lower()
+        self.state.region = region or None
+        if not self.access_key:
+            return
+        self.state.access_key_id = self.query_one("#access-key-id", Input).value.strip() or None
+        secret = self.query_one("#secret", Input).value.strip()
+        self.state.secret = Secret(secret) if secret else None
+        key_path = self.query_one("#key-path", Input).value.strip()
+        self.state.key_path = key_path or None
+        self.state.key_path_typed = bool(key_path) and key_path != self.scope_key_path()
+
+    def action_back(self) -> None:
+        self.remember()
+        super().action_back()
 
     def show_problems(self, problems: list[str]) -> None:
         errors = self.query_one("#errors", Static)

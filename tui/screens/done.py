@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -13,7 +13,12 @@ from textual.widgets import Button, Label, Static
 from tui.core.answers import command_line, dump_answers
 from tui.core.model import Method
 from tui.screens.base import WizardStep
+from tui.screens.method import ROLE_TODO
 from tui.widgets.save_row import SaveRow
+from tui.widgets.shell_command import ShellCommand
+
+if TYPE_CHECKING:
+    from tui.state import WizardState
 
 
 class DoneScreen(WizardStep):
@@ -30,8 +35,16 @@ class DoneScreen(WizardStep):
         plan, result = state.plan, state.result
         answers = state.answers()
         summary = Text()
-        summary.append("Done. ", style="bold green")
-        summary.append(f"Rundeck is set up for {answers.method.title}.\n\n")
+        detected = state.role_detected
+        if detected:
+            summary.append("Done. ", style="bold green")
+            summary.append(f"Rundeck is set up for {answers.method.title}.\n\n")
+        else:
+            summary.append("Rundeck is configured ", style="bold yellow")
+            summary.append(
+                f"for {answers.method.title}, but no such role was detected here: it works "
+                "once the AWS to-do below is done.\n\n"
+            )
         if plan is not None:
             summary.append("Changed  ", style="bold")
             summary.append(f"{plan.target}\n")
@@ -50,17 +63,20 @@ class DoneScreen(WizardStep):
                 "run a job with an AWS step (or the AWS plugin's Validate Credentials step) "
                 "to confirm Rundeck can use the key.\n"
             )
+        elif detected:
+            role = f"the role {name}" if (name := role_name(state)) else "the role"
+            summary.append(f"{role} was found here; run a job with an AWS step to confirm.\n")
         else:
-            summary.append(
-                "make sure the role is attached, then run a job with an AWS step to confirm.\n"
-            )
+            summary.append("do the AWS to-do below, then run a job with an AWS step.\n")
         yield Static(summary, id="summary")
+        if not detected and answers.method in ROLE_TODO:
+            yield Static(Text(ROLE_TODO[answers.method], style="yellow"), id="todo")
         secret_note = (
             " (the secret comes from stdin)" if answers.method is Method.ACCESS_KEY else ""
         )
         yield Label(f"The same setup, headless{secret_note}:")
         yield Static(
-            Text(command_line(answers, rdeck_base=self.services.rdeck_base), style="cyan"),
+            ShellCommand(command_line(answers, rdeck_base=self.services.rdeck_base)),
             id="command",
         )
         yield SaveRow(
@@ -84,6 +100,9 @@ class DoneScreen(WizardStep):
         yield Button("Quit", id="quit", variant="primary")
 
     def on_mount(self) -> None:
+        # The body is no focus stop of its own: Tab goes from Quit to the answers file, never
+        # to an invisible place where q quits. Page Up/Down scroll it from anywhere.
+        self.query_one(".body").can_focus = False
         self.query_one("#quit", Button).focus()
 
     def answers_text(self) -> str:
@@ -92,3 +111,14 @@ class DoneScreen(WizardStep):
     @on(Button.Pressed, "#quit")
     def action_quit_done(self) -> None:
         self.app.exit(0)
+
+
+def role_name(state: WizardState) -> str | None:
+    """The detected role's name, for the method chosen."""
+    detection = state.detection
+    if detection is None:
+        return None
+    if state.method is Method.EC2:
+        return detection.ec2.role_name
+    arn = detection.ecs.role_arn
+    return arn.rsplit("/", 1)[-1] if arn else None

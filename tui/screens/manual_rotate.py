@@ -16,7 +16,9 @@ from tui.core.model import Scope
 from tui.core.secret import Secret
 from tui.messages import RotationFinished, VerifyFinished
 from tui.screens.rotate import RotationView
+from tui.widgets.form_input import FormInput
 from tui.widgets.secret_field import SecretField
+from tui.widgets.ticks import ChoiceButton
 from tui.widgets.validators import AccessKeyIdValidator
 
 if TYPE_CHECKING:
@@ -37,8 +39,9 @@ class ManualRotateScreen(RotationView):
         Binding("ctrl+s", "switch", "Switch", show=True),
         Binding("ctrl+t", "verify", "Verify with AWS", show=True),
         Binding("ctrl+r", "reveal", "Reveal secret", show=True),
+        Binding("ctrl+r", "hide", "Hide secret", show=True),
     ]
-    START_ACTIONS: ClassVar[frozenset[str]] = frozenset({"switch", "verify", "reveal"})
+    START_ACTIONS: ClassVar[frozenset[str]] = frozenset({"switch", "verify", "reveal", "hide"})
 
     def __init__(self, scope: Scope, project: str | None) -> None:
         super().__init__(scope, project)
@@ -55,18 +58,19 @@ class ManualRotateScreen(RotationView):
             )
             yield Static("", id="errors")
             yield Label("New access key id")
-            yield Input(
+            yield FormInput(
                 placeholder="AKIA… (20 characters)",
                 validators=[AccessKeyIdValidator()],
                 id="access-key-id",
+                enter_focus="#secret",
             )
             yield Label("Its secret access key")
-            yield SecretField()
+            yield SecretField(enter_focus="#old-key")
             yield Label("Then the old key", id="old-key-label")
             with RadioSet(id="old-key"):
-                yield RadioButton("Leave it active", id="old-keep")
-                yield RadioButton("Deactivate it (it can be re-activated)", id="old-deactivate")
-                yield RadioButton("Delete it", id="old-delete")
+                yield ChoiceButton("Leave it active", id="old-keep")
+                yield ChoiceButton("Deactivate it (it can be re-activated)", id="old-deactivate")
+                yield ChoiceButton("Delete it", id="old-delete")
             yield Static("", id="verify-result")
         yield Static("", id="rotate-steps")
         yield Static("", id="rotate-outcome")
@@ -107,16 +111,23 @@ class ManualRotateScreen(RotationView):
         if event.value.strip():  # emptied at the switch, while the worker still holds it
             self.wizard.radioactive["manual-secret"] = event.value.strip()
 
-    @on(Input.Submitted, "#access-key-id")
-    def key_id_entered(self) -> None:
-        self.query_one("#secret", Input).focus()
-
-    @on(Input.Submitted, "#secret")
-    def secret_entered(self) -> None:
-        self.query_one("#old-key", RadioSet).focus()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The key bar says what Ctrl+R does now: Reveal while masked, Hide while shown."""
+        if action in ("reveal", "hide"):
+            shown = self.query(SecretField)
+            if (action == "hide") is not (bool(shown) and shown.first().revealed):
+                return False
+        return super().check_action(action, parameters)
 
     def action_reveal(self) -> None:
         self.query_one(SecretField).toggle()
+
+    def action_hide(self) -> None:
+        self.query_one(SecretField).toggle()
+
+    @on(SecretField.Toggled)
+    def secret_toggled(self) -> None:
+        self.refresh_bindings()
 
     def collect(self) -> tuple[str, Secret] | None:
         """The key id and secret when both are valid; otherwise show why and return None."""

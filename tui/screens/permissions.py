@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.console import Group
 from rich.json import JSON
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Button, Input, SelectionList, Static
@@ -20,7 +20,9 @@ from tui.core.iam.policy import permissions_policy, to_json, trust_policy
 from tui.core.model import Method
 from tui.messages import PolicyChecked
 from tui.screens.base import WizardStep
+from tui.widgets.form_input import FormInput
 from tui.widgets.save_row import SaveRow
+from tui.widgets.ticks import TickList
 
 VERDICT_LOOK = {"allowed": ("✓", "green"), "denied": ("✗", "bold red"), "unknown": ("?", "yellow")}
 
@@ -55,8 +57,12 @@ class PermissionsScreen(WizardStep):
         yield Static(
             "Which Rundeck AWS plugins will you use? (optional: Ctrl+N skips)", classes="title"
         )
-        yield Input(placeholder="type to filter the plugins", id="plugin-filter")
-        yield SelectionList[str](id="plugins")
+        yield FormInput(
+            placeholder="type to filter the plugins",
+            select_on_focus=False,  # typing from the list adds to the filter, not over it
+            id="plugin-filter",
+        )
+        yield TickList(id="plugins")
         yield Static("", id="verdicts")
         yield Static("", id="policy", classes="record")
         yield SaveRow(
@@ -84,7 +90,7 @@ class PermissionsScreen(WizardStep):
         self.query_one("#verdicts").display = False
         self.show_plugins("")
         self.show_policy()
-        self.query_one("#plugins", SelectionList).focus()
+        self.query_one("#plugin-filter", Input).focus()  # the title says: type to filter
 
     @property
     def method(self) -> Method:
@@ -116,7 +122,28 @@ class PermissionsScreen(WizardStep):
 
     @on(Input.Submitted, "#plugin-filter")
     def filter_submitted(self) -> None:
-        self.query_one("#plugins", SelectionList).focus()
+        self.enter_list()
+
+    def enter_list(self) -> None:
+        """Into the list, its first match highlighted where it shows: Down moves on from it."""
+        selections = self.query_one("#plugins", SelectionList)
+        if selections.option_count and selections.highlighted is None:
+            selections.highlighted = 0
+        self.set_focus(selections)
+
+    def on_key(self, event: events.Key) -> None:
+        """Down from the filter goes into the list; typing in the list goes to the filter."""
+        selections = self.query_one("#plugins", SelectionList)
+        field = self.query_one("#plugin-filter", Input)
+        if event.key == "down" and self.focused is field:
+            event.stop()
+            self.enter_list()
+        elif self.focused is selections and event.is_printable and event.key != "space":
+            event.stop()
+            self.set_focus(field)
+            assert event.character is not None
+            field.cursor_position = len(field.value)
+            field.insert_text_at_cursor(event.character)
 
     @on(SelectionList.SelectionToggled, "#plugins")
     def plugin_toggled(self, event: SelectionList.SelectionToggled[str]) -> None:

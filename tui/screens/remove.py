@@ -14,6 +14,7 @@ from textual.widgets import Button, Static
 
 from tui.messages import RemovalFinished
 from tui.widgets.diff_view import DiffView
+from tui.widgets.long_text import reflow, scroll_by
 
 if TYPE_CHECKING:
     from tui.app import WizardApp
@@ -25,7 +26,16 @@ class RemoveScreen(ModalScreen[bool]):
 
     CSS_PATH = "remove.tcss"
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(False)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(False)", "Cancel"),
+        # The focus is on a button: these keys read the long text above it.
+        Binding("pagedown", "scroll_removal('page_down')", "Scroll", show=False),
+        Binding("pageup", "scroll_removal('page_up')", "Scroll", show=False),
+        Binding("down", "scroll_removal('down')", "Scroll", show=False),
+        Binding("up", "scroll_removal('up')", "Scroll", show=False),
+        Binding("end", "scroll_removal('end')", "Scroll", show=False),
+        Binding("home", "scroll_removal('home')", "Scroll", show=False),
+    ]
 
     def __init__(self, plan: RemovalPlan) -> None:
         super().__init__()
@@ -55,6 +65,9 @@ class RemoveScreen(ModalScreen[bool]):
                 )
                 yield Button("Cancel", id="cancel", variant="primary")
 
+    def action_scroll_removal(self, how: str) -> None:
+        scroll_by(self.query_one("#removal", VerticalScroll), how)
+
     @on(Button.Pressed, "#cancel")
     def cancel(self) -> None:
         self.dismiss(False)
@@ -83,6 +96,6 @@ class RemoveScreen(ModalScreen[bool]):
             self.dismiss(True)
             return
         self.query_one("#remove-result", Static).update(
-            Text(f"✗ {result.message}", style="bold red")
+            reflow(f"✗ {result.message}", style="bold red")
         )
         self.query_one("#cancel", Button).disabled = False

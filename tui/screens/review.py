@@ -16,7 +16,9 @@ from textual.worker import get_current_worker
 from tui.core.model import Method
 from tui.messages import PasteReady, PasteSaved, PlanReady
 from tui.screens.base import WizardStep
+from tui.screens.method import ROLE_TODO
 from tui.widgets.diff_view import DiffView
+from tui.widgets.form_input import FormInput
 
 
 class ReviewScreen(WizardStep):
@@ -32,11 +34,13 @@ class ReviewScreen(WizardStep):
         yield Static("Review: nothing has been written yet", classes="title")
         yield Static("Planning…", id="review-status")
         yield Static("", id="warnings")
+        if not self.state.role_detected and self.state.method in ROLE_TODO:
+            yield Static(Text(ROLE_TODO[self.state.method], style="yellow"), id="todo")
         yield DiffView(id="diff")
         yield Static("", id="keyring")
         yield Static("", id="record", classes="record")
         with Horizontal(id="paste-row"):
-            yield Input(placeholder="save the lines to… (a file name)", id="paste-file")
+            yield FormInput(placeholder="save the lines to… (a file name)", id="paste-file")
             yield Button("Save lines", id="save-paste", variant="primary")
 
     def actions(self) -> ComposeResult:
@@ -135,9 +139,9 @@ class ReviewScreen(WizardStep):
         project = self.state.project
         self.query_one("#review-status", Static).update(
             Text(
-                f"Project {project} keeps its configuration in Rundeck's database: nothing is "
-                "written here. Paste these lines into Project Settings → Edit Configuration "
-                "File, or save them to a file first.",
+                f"Project {project} was not found on disk: nothing is written here. If it is "
+                "no typo, Rundeck keeps it in its database: paste these lines into Project "
+                "Settings → Edit Configuration File, or save them to a file first.",
                 style="yellow",
             )
         )

@@ -20,6 +20,7 @@ from tui.core.model import Scope
 from tui.messages import QuestionAsked, RotationFinished, RotationProgress
 from tui.screens.base import WizardStep
 from tui.screens.confirm import ConfirmScreen
+from tui.widgets.long_text import reflow
 
 if TYPE_CHECKING:
     from tui.core.rotation import RotationResult, RotationTarget, SpareKey
@@ -56,12 +57,16 @@ def aligned_grid(labels: int) -> Table:
     return table
 
 
-def steps_table(steps: Iterable[Step]) -> Table:
-    """One row per step: its mark, its name, and its detail."""
+def steps_table(steps: Iterable[Step], told_below: str | None = None) -> Table:
+    """One row per step: its mark, its name, and its detail. A detail that the outcome below
+    tells in full (``told_below``) keeps its first line only: the help is shown once."""
     table = aligned_grid(labels=2)
     for step in steps:
         mark, style = STEP_STYLE.get(step.status, ("•", ""))
-        table.add_row(Text(mark, style=style), "", step.name, "", step.detail)
+        detail = step.detail
+        if told_below and "\n" in detail and detail.strip() in told_below:
+            detail = detail.splitlines()[0] + " (see below)"
+        table.add_row(Text(mark, style=style), "", step.name, "", detail)
     return table
 
 
@@ -70,8 +75,12 @@ def describe_outcome(result: RotationResult) -> RenderableType:
     headline, style = OUTCOME_HEADLINE.get(result.outcome, (result.outcome, "bold"))
     parts: list[RenderableType] = [Text(), Text(headline, style=style)]  # a line apart
     if result.error:
-        parts.append(Text(result.error, style="red"))
-    parts.extend(Text(f"⚠ {warning}", style="yellow") for warning in result.warnings)
+        parts.append(reflow(result.error, style="red"))
+    parts.extend(
+        reflow(f"⚠ {warning}", style="yellow")
+        for warning in result.warnings
+        if warning != result.error  # the same help, once
+    )
     state = aligned_grid(labels=1)
     for label, where in (
         ("IAM", result.state.iam),
@@ -191,6 +200,9 @@ class RotationView(WizardStep):
 
     def show_outcome(self, result: RotationResult) -> None:
         self.result = result
+        told = "\n".join([result.error or "", *result.warnings])
+        steps = self.query_one("#rotate-steps", Static)
+        steps.update(steps_table(self.steps.values(), told_below=told))
         self.query_one("#rotate-outcome", Static).update(describe_outcome(result))
         self.finished_layout()
         body = self.query_one(".body")
@@ -215,9 +227,9 @@ class RotationView(WizardStep):
         error = event.worker.error
         what = str(error) if isinstance(error, KeyStoreError) else type(error).__name__
         self.query_one("#rotate-outcome", Static).update(
-            Text(
-                f"✗ Stopped by an unexpected error: {what}. "
-                "Run pa-aws-setup status to see where IAM, the keyring and the files are.",
+            reflow(
+                f"✗ Stopped by an unexpected error; run pa-aws-setup status to see where IAM, "
+                f"the keyring and the files are.\n{what}",
                 style="bold red",
             )
         )
@@ -258,9 +270,14 @@ class RotateScreen(RotationView):
         yield Static("", id="rotate-outcome")
 
     def actions(self) -> ComposeResult:
-        yield Button("Rotate, delete old key", id="rotate-delete", variant="primary")
-        yield Button("Rotate, keep old inactive", id="rotate-keep")
+        # The safe choice comes first and has the focus: Enter never deletes a key.
+        yield Button("Rotate, keep old inactive", id="rotate-keep", variant="primary")
+        yield Button("Rotate, delete old key…", id="rotate-delete", variant="warning")
         yield Button("Back", id="rotate-back")
+
+    def __init__(self, scope: Scope, project: str | None) -> None:
+        super().__init__(scope, project)
+        self.old_key_id: str | None = None
 
     def on_mount(self) -> None:
         self.check_interrupted()
@@ -276,6 +293,7 @@ class RotateScreen(RotationView):
             self.query_one("#rotate-keep", Button).disabled = True
             self.query_one("#rotate-back", Button).focus()
             return
+        self.old_key_id = target.access_key_id
         if target.interrupted is not None:
             self.query_one("#rotate-intro", Static).update(
                 Text(
@@ -284,17 +302,31 @@ class RotateScreen(RotationView):
                     style="yellow",
                 )
             )
-            self.query_one("#rotate-delete", Button).label = "Finish it"
+            self.query_one("#rotate-delete", Button).label = "Finish it…"
             self.query_one("#rotate-keep", Button).label = "Roll back"
-        self.query_one("#rotate-delete", Button).focus()
-
-    @on(Button.Pressed, "#rotate-delete")
-    def action_start(self) -> None:
-        self.start(delete_old=True, resume="finish")
+        self.query_one("#rotate-keep", Button).focus()
 
     @on(Button.Pressed, "#rotate-keep")
-    def keep_old(self) -> None:
+    def action_start(self) -> None:
+        """Enter's choice: rotate and keep the old key, inactive (or roll back a half rotation)."""
         self.start(delete_old=False, resume="rollback")
+
+    @on(Button.Pressed, "#rotate-delete")
+    def delete_old(self) -> None:
+        """Deleting the old key cannot be undone: it asks first, and "no" has the focus."""
+        if self.running or self.finished:
+            return
+        key = self.old_key_id or "the old key"
+        question = (
+            f"Delete the old key {key} once Rundeck uses the new one? AWS cannot bring a "
+            "deleted key back; kept inactive, it can be re-activated if something still uses it."
+        )
+
+        def decided(delete: bool | None) -> None:
+            if delete:
+                self.start(delete_old=True, resume="finish")
+
+        self.app.push_screen(ConfirmScreen(question, yes="Delete it", no="Keep it"), decided)
 
     def start(self, *, delete_old: bool, resume: str) -> None:
         from tui.core.rotation import RotationError

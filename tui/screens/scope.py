@@ -8,11 +8,40 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, Static
+from textual.message import Message
+from textual.widgets import Button, Input, Label, OptionList, RadioSet, Static
 
 from tui.core.model import Scope
 from tui.core.rundeck import RundeckError, RundeckInstall, validate_project_name
 from tui.screens.base import WizardStep
+from tui.widgets.form_input import FormInput
+from tui.widgets.ticks import ChoiceButton
+
+
+class ScopeChoice(RadioSet):
+    """The scope's radio set: Enter takes the highlighted choice and moves on, as on Method."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "choose", "Choose", show=False)]
+
+    class Chosen(Message):
+        """Enter on the choice at ``index``."""
+
+        def __init__(self, choice: ScopeChoice, index: int) -> None:
+            super().__init__()
+            self.choice = choice
+            self.index = index
+
+        @property
+        def control(self) -> ScopeChoice:
+            return self.choice
+
+    def action_choose(self) -> None:
+        index = self._selected if self._selected is not None else self.pressed_index
+        if index < 0:
+            return
+        if index != self.pressed_index:
+            self.action_toggle_button()
+        self.post_message(self.Chosen(self, index))
 
 
 class ScopeScreen(WizardStep):
@@ -34,13 +63,13 @@ class ScopeScreen(WizardStep):
 
     def scope_widgets(self) -> ComposeResult:
         yield Static("Where should the settings go?", classes="title")
-        with RadioSet(id="scope"):
-            yield RadioButton(
+        with ScopeChoice(id="scope"):
+            yield ChoiceButton(
                 "System: every project (framework.properties)",
                 value=self.state.scope is Scope.SYSTEM,
                 id="scope-system",
             )
-            yield RadioButton(
+            yield ChoiceButton(
                 "One project (project.properties)",
                 value=self.state.scope is Scope.PROJECT,
                 id="scope-project",
@@ -50,7 +79,7 @@ class ScopeScreen(WizardStep):
             "Projects found:" if projects else "No projects found on disk.", id="projects-label"
         )
         yield OptionList(*projects, id="projects")
-        yield Input(
+        yield FormInput(
             value=self.state.project or "",
             placeholder="or type a new project name",
             id="project-name",
@@ -77,6 +106,17 @@ class ScopeScreen(WizardStep):
             # Straight on to the project: the list if there is one, else the name.
             projects = self.query_one("#projects", OptionList)
             (projects if projects.option_count else self.query_one("#project-name")).focus()
+
+    @on(ScopeChoice.Chosen, "#scope")
+    def scope_chosen(self, event: ScopeChoice.Chosen) -> None:
+        """System: on to Details. One project: on to the project to pick."""
+        self.state.scope = Scope.SYSTEM if event.index == 0 else Scope.PROJECT
+        self.refresh_scope()
+        if self.state.scope is Scope.SYSTEM:
+            self.action_next()
+            return
+        projects = self.query_one("#projects", OptionList)
+        (projects if projects.option_count else self.query_one("#project-name")).focus()
 
     @on(OptionList.OptionHighlighted, "#projects")
     def project_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -129,9 +169,9 @@ class ScopeScreen(WizardStep):
             text.append(problem, style="yellow")
         elif self.in_database():
             text.append(
-                f"Project {self.state.project} has no project.properties on disk: Rundeck keeps "
-                "its configuration in its database. The Review step gives you the lines to paste "
-                "into Project Settings → Edit Configuration File.",
+                f"Project {self.state.project} was not found on disk: check the name for a "
+                "typo. If it is a project Rundeck keeps in its database, the Review step gives "
+                "you the lines to paste into Project Settings → Edit Configuration File.",
                 style="yellow",
             )
         else:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Button, OptionList, Static
@@ -17,6 +17,7 @@ from textual.worker import get_current_worker
 from tui.core.model import Method, Scope
 from tui.messages import RemovalPlanned, StatusReady
 from tui.screens.base import WizardStep
+from tui.widgets.long_text import reflow
 
 if TYPE_CHECKING:
     from tui.core.status import EntryStatus, InstallStatus
@@ -71,7 +72,7 @@ def describe_entry(entry: EntryStatus) -> RenderableType:
         problems.add_column(ratio=1)
         for problem in entry.problems:
             style = "bold red" if problem.severity == "error" else "yellow"
-            problems.add_row(Text("⚠", style=style), Text(problem.message, style=style))
+            problems.add_row(Text("⚠", style=style), reflow(problem.message, style=style))
         details.append(problems)
     return Group(head, indented(details))
 
@@ -183,6 +184,22 @@ class StatusScreen(WizardStep):
             summary += " · asking IAM for key age and use…"
             self.load_status(with_aws=True)
         note.update(Text(summary, style="yellow" if count else "green"))
+
+    def on_key(self, event: events.Key) -> None:
+        """Past the first or the last entry, the keys that move in the list scroll the page:
+        an entry's help (the keyring's remedies) can be longer than the screen."""
+        options = self.query_one("#entries", OptionList)
+        if self.focused is not options or options.option_count == 0:
+            return
+        last = options.highlighted == options.option_count - 1
+        first = options.highlighted in (None, 0)
+        moves = {"down": "down", "pagedown": "page_down", "end": "end"} if last else {}
+        if first:
+            moves |= {"up": "up", "pageup": "page_up", "home": "home"}
+        if event.key in moves:
+            event.stop()
+            event.prevent_default()
+            self.action_scroll_body(moves[event.key])
 
     def selected_entry(self) -> EntryStatus | None:
         if self.status is None:

@@ -10,6 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input
 
+from tui.widgets.form_input import FormInput
+
 COPY_NOTE = "Sent to the clipboard (through the terminal, if it allows: OSC 52)."
 
 
@@ -48,7 +50,7 @@ class SaveRow(Horizontal):
         self.encoding = encoding
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=self.placeholder, id=self.field_id)
+        yield FormInput(placeholder=self.placeholder, id=self.field_id)
         yield Button("Save", classes="save")
         if self.copy:
             yield Button("Copy", classes="copy")
