@@ -32,6 +32,7 @@ ON_OFF = {"22": {"1", "2"}, "23": {"3"}, "24": {"4", "21"}, "25": {"5", "6"}, "2
 ON_OFF |= {"28": {"8"}, "29": {"9"}, "54": {"51", "52"}, "55": {"53"}}
 # A space shows its foreground only through these.
 SHOWN_ON_SPACE = {"4", "7", "9", "21", "53"}
+POSITION = re.compile(r"\d*(;\d*)?")
 WIDE_TAIL = ""  # the second cell of a double-width character
 MERGE_GAP = 3  # rewriting this many unchanged cells is cheaper than a cursor move
 
@@ -157,11 +158,15 @@ class ShadowScreen:
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
         self.shown: list[list[Cell | None]] = [[None] * width for _ in range(height)]
+        self.wide_rows: set[int] = set()  # rows showing a double-width character
         self.cursor: tuple[int, int] | None = None  # (x, y) of the terminal's cursor
+        self._looks: dict[tuple[Look, str], Look] = {}
+        self._same_looks: dict[Look, Look] = {PLAIN: PLAIN}  # one object per look: `is` compares
 
     def forget(self) -> None:
         """The terminal's content is unknown from here: the next frame goes out whole."""
         self.shown = [[None] * self.width for _ in range(self.height)]
+        self.wide_rows.clear()
         self.cursor = None
 
     def render(self, data: str) -> str:
@@ -172,44 +177,55 @@ class ShadowScreen:
             self.forget()
             return data
 
+    def _look(self, look: Look, params: str) -> Look:
+        key = (look, params)
+        found = self._looks.get(key)
+        if found is None:
+            made = apply_sgr(look, params)
+            found = self._looks[key] = self._same_looks.setdefault(made, made)
+        return found
+
     def _diff(self, data: str) -> str:
         before: list[str] = []  # escapes that change no cell, in order, around the cells
         after: list[str] = []
-        painted: dict[tuple[int, int], Cell] = {}
+        wanted: dict[int, list[Cell | None]] = {}  # rows painted, as they will look
+        touched: dict[int, list[tuple[int, int]]] = {}  # [start, end) painted per row
+        wide: set[int] = set()
         look = PLAIN
         x = y = 0
         positioned = False  # a cursor position is known (Textual starts each run with one)
         last_move_at_end = False
+        width, height = self.width, self.height
         for match in TOKEN.finditer(data):
             token = match.group()
             final = match.group("final")
             if final is not None:
                 params, inter = match.group("params"), match.group("inter")
                 if final == "m" and not inter and not params.startswith(("?", ">", "<", "=")):
-                    look = apply_sgr(look, params)
+                    look = self._look(look, params)
                     continue
-                if final == "H" and not inter and re.fullmatch(r"\d*(;\d*)?", params):
+                if final == "H" and not inter and POSITION.fullmatch(params):
                     row, _, column = params.partition(";")
                     y, x = int(row or 1) - 1, int(column or 1) - 1
-                    if not (0 <= x < self.width and 0 <= y < self.height):
+                    if not (0 <= x < width and 0 <= y < height):
                         raise Unfollowable(token)
                     positioned = last_move_at_end = True
                     continue
-                modes = set(params[1:].split(";")) if params.startswith("?") else set()
                 if params.startswith(("?", ">", "<", "=")) or inter:
+                    modes = set(params[1:].split(";")) if params.startswith("?") else set()
                     if modes & SCREEN_MODES:
                         raise Unfollowable(token)
-                    (after if painted else before).append(token)
+                    (after if wanted else before).append(token)
                     continue
                 raise Unfollowable(token)
             if token.startswith("\x1b]8;"):
                 raise Unfollowable("a hyperlink")  # it belongs to the cells it covers
             if token.startswith("\x1b]") or token == "\x07":
-                (after if painted else before).append(token)
+                (after if wanted else before).append(token)
                 continue
             if token == "\n":
                 # The tty's ONLCR makes it a carriage return too; never at the bottom (a scroll).
-                if not positioned or y + 1 >= self.height:
+                if not positioned or y + 1 >= height:
                     raise Unfollowable(token)
                 x, y = 0, y + 1
                 last_move_at_end = True
@@ -217,45 +233,60 @@ class ShadowScreen:
             if token == "\r":
                 x = 0
                 continue
-            if token[0] < " " or token[0] == "\x1b" or token[0] == "\x7f":
+            if token[0] < " " or token[0] in "\x1b\x7f" or not positioned:
                 raise Unfollowable(token)
-            if not positioned:
-                raise Unfollowable(token)
-            for char in token:
-                size = get_character_cell_size(char)
-                if size == 0 or x + size > self.width:
+            row = wanted.get(y)
+            if row is None:
+                row = wanted[y] = list(self.shown[y])
+            start = x
+            if token.isascii():  # one cell per character
+                if x + len(token) > width:
                     raise Unfollowable(token)
-                painted[(x, y)] = (char, look)
-                if size == 2:
-                    painted[(x + 1, y)] = (WIDE_TAIL, look)
-                x += size
+                row[x : x + len(token)] = [(char, look) for char in token]
+                x += len(token)
+            else:
+                for char in token:
+                    size = get_character_cell_size(char)
+                    if size == 0 or x + size > width:
+                        raise Unfollowable(token)
+                    row[x] = (char, look)
+                    if size == 2:
+                        row[x + 1] = (WIDE_TAIL, look)
+                        wide.add(y)
+                    x += size
+            touched.setdefault(y, []).append((start, x))
             last_move_at_end = False
-        if not painted and not positioned:
+        if not wanted and not positioned:
             return data  # modes, queries, titles: nothing on screen changes
         if not last_move_at_end:
             raise Unfollowable("the cursor is left after text")
-        return "".join(before) + self._send(painted, (x, y)) + "".join(after)
-
-    def _send(self, painted: dict[tuple[int, int], Cell], cursor: tuple[int, int]) -> str:
-        rows: dict[int, list[int]] = {}
-        for px, py in painted:
-            rows.setdefault(py, []).append(px)
-        wanted = [list(row) for row in self.shown]
-        for (px, py), cell in painted.items():
-            wanted[py][px] = cell
-        for py in rows:
+        for py in wide | (self.wide_rows & wanted.keys()):
             check_wide(wanted[py])
+        sent = self._send(wanted, touched, wide, (x, y))
+        for py in wanted:
+            self.wide_rows.discard(py)
+        self.wide_rows |= wide
+        return "".join(before) + sent + "".join(after)
+
+    def _send(
+        self,
+        wanted: dict[int, list[Cell | None]],
+        touched: dict[int, list[tuple[int, int]]],
+        wide: set[int],
+        cursor: tuple[int, int],
+    ) -> str:
         out: list[str] = []
         look = PLAIN
         at = self.cursor
-        for py in sorted(rows):
+        for py in sorted(wanted):
             row, shown = wanted[py], self.shown[py]
-            changed = [
-                px
-                for px in sorted(rows[py])
-                if shown[px] is None or not same(shown[px], row[px])
-            ]
-            for start, end in runs(changed, row):
+            changed: list[int] = []
+            for start, end in touched[py]:
+                for px in range(start, end):
+                    now, then = shown[px], row[px]
+                    if now != then and (now is None or not same(now, then)):
+                        changed.append(px)
+            for start, end in runs(changed, row, py in self.wide_rows or py in wide):
                 if at != (start, py):
                     out.append(f"\x1b[{py + 1};{start + 1}H")
                 for px in range(start, end):
@@ -264,14 +295,12 @@ class ShadowScreen:
                     char, cell_look = cell
                     if char == WIDE_TAIL:
                         continue
-                    if not look.same_for(char, cell_look):
+                    if cell_look is not look and not look.same_for(char, cell_look):
                         out.append(transition(look, cell_look))
                         look = cell_look
                     out.append(char)
-                    shown[px] = cell
-                    if get_character_cell_size(char) == 2:
-                        shown[px + 1] = row[px + 1]
                 at = (end, py) if end < self.width else None
+            self.shown[py] = row
         if look != PLAIN:
             out.append("\x1b[0m")
         if at != cursor:
@@ -281,6 +310,7 @@ class ShadowScreen:
 
 
 def same(shown: Cell, wanted: Cell | None) -> bool:
+    """Whether the terminal showing ``shown`` already shows ``wanted``."""
     return wanted is not None and shown[0] == wanted[0] and shown[1].same_for(*wanted)
 
 
@@ -299,21 +329,27 @@ def check_wide(row: list[Cell | None]) -> None:
                 raise Unfollowable("half a wide character")
 
 
-def runs(changed: list[int], row: list[Cell | None]) -> list[tuple[int, int]]:
+def runs(changed: list[int], row: list[Cell | None], wide: bool) -> list[list[int]]:
     """Spans [start, end) covering ``changed``, whole wide characters, short gaps merged."""
     spans: list[list[int]] = []
     for px in changed:
         start, end = px, px + 1
-        if row[px] is not None and row[px][0] == WIDE_TAIL:  # type: ignore[index]
-            start = px - 1
-        elif row[px] is not None and get_character_cell_size(row[px][0]) == 2:  # type: ignore[index]
-            end = px + 2
-        gap = range(spans[-1][1], start) if spans else range(0)
-        if spans and len(gap) <= MERGE_GAP and all(row[g] is not None for g in gap):
-            spans[-1][1] = max(spans[-1][1], end)
-        else:
-            spans.append([start, end])
-    return [(start, end) for start, end in spans]
+        cell = row[px]
+        if wide and cell is not None:
+            if cell[0] == WIDE_TAIL:
+                start = px - 1
+            elif get_character_cell_size(cell[0]) == 2:
+                end = px + 2
+        if spans:
+            last = spans[-1]
+            if start <= last[1]:
+                last[1] = max(last[1], end)
+                continue
+            if start - last[1] <= MERGE_GAP and None not in row[last[1] : start]:
+                last[1] = end
+                continue
+        spans.append([start, end])
+    return spans
 
 
 class ShadowDriver(LinuxDriver):
