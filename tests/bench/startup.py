@@ -9,12 +9,17 @@ one pip writes for ``tui.cli:main``) on a pseudo-terminal of 80×24, timed from 
 first frame's text has been written to the terminal; the floor is a one-line Textual app
 started the same way. Detection runs for real, against loopback ports that refuse at once.
 
+Before measuring, the tui package is byte-compiled as pip does when it installs it: with
+PYTHONDONTWRITEBYTECODE set (as on the developers' machines) every start would compile the
+wizard's sources again, which no installed copy does.
+
     python tests/bench/startup.py [--runs 31] [--terminal-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import fcntl
 import json
 import os
@@ -174,8 +179,20 @@ def terminal_env(scratch: Path) -> dict[str, str]:
     }
 
 
-def terminal_sample(script: str, arguments: list[str], first_text: str) -> float:
-    """Seconds from spawn until ``first_text`` has been written to the pseudo-terminal."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process's live threads have used so far (Linux schedstat, in ns)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):  # a thread that just ended
+            continue
+    return total / 1e9
+
+
+def terminal_sample(script: str, arguments: list[str], first_text: str) -> tuple[float, float]:
+    """Seconds from spawn until ``first_text`` has been written to the pseudo-terminal, and
+    the CPU seconds the child had used by then: far less noisy on a shared machine."""
     with tempfile.TemporaryDirectory() as scratch:
         base = make_rundeck_layout(Path(scratch))
         program = Path(scratch) / "program"
@@ -202,7 +219,7 @@ def terminal_sample(script: str, arguments: list[str], first_text: str) -> float
                     raise SystemExit(f"{argv[0]} ended before its first frame") from None
                 shown = ESCAPES.sub("", written.decode("utf-8", "replace"))
                 if first_text in shown:
-                    return time.perf_counter() - started
+                    return time.perf_counter() - started, cpu_seconds(pid)
         finally:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -211,25 +228,30 @@ def terminal_sample(script: str, arguments: list[str], first_text: str) -> float
 
 def terminal_comparison(runs: int) -> None:
     wizard_args = ["--rdeck-base", "{rdeck_base}"]
-    floor_times: list[float] = []
-    wizard_times: list[float] = []
+    floor: list[tuple[float, float]] = []
+    wizard: list[tuple[float, float]] = []
     terminal_sample(FLOOR_SCRIPT, [], FLOOR_FIRST_TEXT)  # warm the file cache once for both
     terminal_sample(CONSOLE_SCRIPT, wizard_args, WIZARD_FIRST_TEXT)
     for _ in range(runs):  # interleaved, so drift on the machine hits both alike
-        floor_times.append(terminal_sample(FLOOR_SCRIPT, [], FLOOR_FIRST_TEXT))
-        wizard_times.append(terminal_sample(CONSOLE_SCRIPT, wizard_args, WIZARD_FIRST_TEXT))
-    floor, wizard = statistics.median(floor_times), statistics.median(wizard_times)
+        floor.append(terminal_sample(FLOOR_SCRIPT, [], FLOOR_FIRST_TEXT))
+        wizard.append(terminal_sample(CONSOLE_SCRIPT, wizard_args, WIZARD_FIRST_TEXT))
     print("\nOn a terminal (console script on a pseudo-terminal, 80×24):\n")
-    print("| case | median first frame on the wire (s) | ratio |")
-    print("|---|---|---|")
-    print(f"| one-line Textual app (floor) | {floor:.3f} | 1.00 |")
-    print(f"| pa-aws-setup (console script) | {wizard:.3f} | {wizard / floor:.2f} |")
-    pairs = sorted(w / f for w, f in zip(wizard_times, floor_times, strict=True))
+    print("| case | median wall to first frame on the wire (s) | ratio | median CPU (s) | ratio |")
+    print("|---|---|---|---|---|")
+    floor_wall = statistics.median(w for w, _ in floor)
+    floor_cpu = statistics.median(c for _, c in floor)
+    for name, samples in (("one-line Textual app (floor)", floor), ("pa-aws-setup", wizard)):
+        wall = statistics.median(w for w, _ in samples)
+        cpu = statistics.median(c for _, c in samples)
+        print(
+            f"| {name} | {wall:.3f} | {wall / floor_wall:.2f} | {cpu:.3f} | {cpu / floor_cpu:.2f} |"
+        )
+    pairs = sorted(w[0] / f[0] for w, f in zip(wizard, floor, strict=True))
     quarter = len(pairs) // 4
     print(
-        f"\nratio per interleaved pair: median {statistics.median(pairs):.2f}, "
-        f"middle half {pairs[quarter]:.2f} to {pairs[-quarter - 1]:.2f}; "
-        f"floor {min(floor_times):.3f} to {max(floor_times):.3f} s"
+        f"\nwall ratio per interleaved pair: median {statistics.median(pairs):.2f}, "
+        f"middle half {pairs[quarter]:.2f} to {pairs[-quarter - 1]:.2f}; floor's wall "
+        f"{min(w for w, _ in floor):.3f} to {max(w for w, _ in floor):.3f} s"
     )
     print(f"runs: {runs} each, interleaved")
 
@@ -240,6 +262,7 @@ def main() -> None:
     parser.add_argument("--terminal-only", action="store_true", help="skip the in-process case")
     options = parser.parse_args()
     runs = options.runs
+    compileall.compile_dir(ROOT / "tui", quiet=1)  # as installed: no sources compiled per start
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) > 1:
         os.sched_setaffinity(0, set(cpus[:-1]))  # the children get the last CPU to themselves
