@@ -363,13 +363,13 @@ class ShadowDriver(LinuxDriver):
     def start_application_mode(self) -> None:
         with self._shadow_lock:
             self._shadow = None  # after a suspend the terminal shows something else
-        super().start_application_mode()
+        super().start_application_mode()  # type: ignore[no-untyped-call]
 
     def write(self, data: str) -> None:
         with self._shadow_lock:
             try:
-                width, height = os.get_terminal_size(self._file.fileno())
-            except (AttributeError, OSError, ValueError):
+                width, height = os.get_terminal_size(self._file.fileno())  # type: ignore[union-attr]
+            except (AttributeError, OSError, ValueError):  # no terminal: nothing to follow
                 super().write(data)
                 return
             shadow = self._shadow
