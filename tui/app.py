@@ -10,6 +10,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.screen import Screen
 
 from tui.core.rundeck import RundeckError, RundeckInstall
@@ -44,6 +45,17 @@ class WizardApp(App[int]):
         self._crash_errors: list[BaseException] = []
         self._install: RundeckInstall | None = None
         self._install_error: str | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        """On a Linux or macOS terminal, a driver that sends only the cells a frame changes:
+        Textual repaints whole widgets and screens, which a slow link pays for per key."""
+        import os
+
+        if sys.platform == "win32" or os.environ.get("TEXTUAL_DRIVER"):
+            return super().get_driver_class()
+        from tui.shadow_screen import ShadowDriver
+
+        return ShadowDriver
 
     def get_default_screen(self) -> Screen[object]:
         """The first step is the app's own screen, not one pushed over a blank default: one

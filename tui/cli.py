@@ -416,8 +416,42 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
     return parser
 
 
+WIZARD_FLAGS = {"--demo": "demo", "--allow-insecure-keyring": "allow_insecure_keyring"}
+
+
+def wizard_options(arguments: Sequence[str]) -> argparse.Namespace | None:
+    """What build_parser() makes of ``arguments`` when they start the wizard with its own
+    options, spelled in full; None for anything else, which the full parser decides.
+
+    Building every subcommand's parser, and importing the commands that own theirs, took
+    15-20 ms that the wizard's first frame waited for.
+    """
+    options = argparse.Namespace(
+        demo=False, allow_insecure_keyring=False, rdeck_base=None, command=None
+    )
+    tokens = iter(arguments)
+    for token in tokens:
+        if token in WIZARD_FLAGS:
+            setattr(options, WIZARD_FLAGS[token], True)
+        elif token == "--rdeck-base":
+            value = next(tokens, None)
+            if value is None or value.startswith("-"):
+                return None  # argparse's error message, not ours
+            options.rdeck_base = value
+        elif token.startswith("--rdeck-base="):
+            options.rdeck_base = token.partition("=")[2]
+        else:
+            return None
+    return options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    wizard = wizard_options(arguments)
+    if wizard is not None:
+        from tui.launch import run_wizard
+
+        return run_wizard(wizard)
     parser = build_parser()
     refusal = refuse_secret_options(arguments)
     if refusal is not None:
