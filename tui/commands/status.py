@@ -30,15 +30,39 @@ def _status(options: argparse.Namespace, services: Services) -> CommandResult:
     )
     if not options.no_aws and uses_roles(status):
         add_detection(status, services.detect(lambda update: None))
+    _add_rundeck(options, services, status)
     if not options.json:
         print(format_status(status))
     return CommandResult(status.to_json_dict())
+
+
+def _add_rundeck(options: argparse.Namespace, services: Services, status: Any) -> None:
+    """What Rundeck's API holds, when it answers: config per project, keys in Key Storage."""
+    from tui.commands.connection import open_connection
+    from tui.core.errors import ToolError
+    from tui.core.rundeck_link import RundeckLink
+    from tui.core.status_rundeck import add_rundeck_status, flag_unreachable
+
+    try:
+        connection = open_connection(options, services)
+    except ToolError as problem:
+        flag_unreachable(status, str(problem))
+        return
+    status.rundeck = connection.to_json()
+    if isinstance(connection, RundeckLink):
+        add_rundeck_status(status, connection)
 
 
 def format_status(status: Any) -> str:
     """Plain text for a terminal or a log: one block per setup, problems last in each."""
     install = status.install
     lines = [f"Rundeck ({install.layout}): {install.framework_properties}"]
+    if status.rundeck and "rundeck_version" in status.rundeck:
+        rundeck = status.rundeck
+        version, api = rundeck["rundeck_version"], rundeck["api_version"]
+        lines.append(f"Rundeck {version} at {rundeck['url']} (API {api})")
+    if status.rundeck_problem:
+        lines.append(f"✗ Rundeck's API: {status.rundeck_problem}")
     if not status.has_setup:
         lines.append("No AWS setup found: run pa-aws-setup to create one.")
     for entry in status.entries:

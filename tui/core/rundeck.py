@@ -107,8 +107,11 @@ class AwsSettings:
         return methods[0] if len(methods) == 1 else None
 
 
-def read_aws_settings(document: PropertiesDocument, scope: Scope) -> AwsSettings:
-    """Pick the AWS settings of ``scope`` out of a parsed properties file."""
+def read_aws_settings(
+    document: PropertiesDocument | Mapping[str, str], scope: Scope
+) -> AwsSettings:
+    """Pick the AWS settings of ``scope`` out of a parsed properties file, or out of a
+    project's configuration as Rundeck's API returns it."""
     values = {name: document.get(setting_key(scope, name)) for name in SETTING_NAMES}
     return AwsSettings(
         credential_provider=values["credentialProvider"],

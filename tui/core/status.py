@@ -131,6 +131,8 @@ class EntryStatus:
     rotation_phase: str | None = None
     iam: IamKeyStatus | None = None
     problems: list[Problem] = field(default_factory=list)
+    source: str = "file"  # "file", or "api": read through Rundeck's API
+    key_storage_present: bool | None = None  # None: Rundeck Key Storage was not checked
     # Kept out of every text form: the full id, for rotation and for comparing entries.
     access_key_id: str | None = field(default=None, repr=False)
 
@@ -150,6 +152,8 @@ class EntryStatus:
             "scope": str(self.scope),
             "project": self.project,
             "properties_file": str(self.properties_file),
+            "source": self.source,
+            "key_storage_present": self.key_storage_present,
             "configured": self.configured,
             "method": str(self.method) if self.method else None,
             "methods": [str(method) for method in self.methods],
@@ -180,6 +184,8 @@ class InstallStatus:
     checked_at: datetime
     max_age_days: int
     entries: list[EntryStatus] = field(default_factory=list)
+    rundeck: dict[str, object] | None = None  # the connection used, as JSON
+    rundeck_problem: str | None = None
 
     @property
     def has_setup(self) -> bool:
@@ -209,6 +215,8 @@ class InstallStatus:
             "has_setup": self.has_setup,
             "problem_count": len(self.problems),
             "entries": [entry.to_json_dict() for entry in self.entries],
+            "rundeck": self.rundeck,
+            "rundeck_problem": self.rundeck_problem,
         }
 
 
