@@ -17,9 +17,9 @@ FRAMEWORK_PROPERTIES = """\
 # framework.properties (DEMO sandbox)
 # Rundeck's server-wide settings. pa-aws-setup only touches the aws.* keys.
 framework.server.name=rundeck-demo
-framework.server.hostname=rundeck.example.internal
+framework.server.hostname=localhost
 framework.server.port=4440
-framework.server.url=http://rundeck.example.internal:4440
+framework.server.url=http://localhost:4440
 
 # Projects live on disk in this sandbox:
 framework.projects.dir=${rdeck.base}/projects

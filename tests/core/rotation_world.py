@@ -59,7 +59,7 @@ ROTATE_OWN_KEYS = {
 FRAMEWORK_TEXT = (
     "# Rundeck framework settings\n"
     "framework.server.name = rundeck-1\n"
-    "framework.server.url=http\\://rundeck.example\\:4440\n"
+    "framework.server.url=http\\://localhost\\:4440\n"
     "! an old-style comment\n"
     "framework.rundeck.url=http://rundeck.example:4440\n"
 )

@@ -283,14 +283,6 @@ def _confirm(options: argparse.Namespace, question: str) -> bool:
 def print_plan(plan: SetupPlan) -> None:
     from tui.core.rundeck_link import Offline, RundeckLink
 
-    if isinstance(plan.rundeck, RundeckLink):
-        info = plan.rundeck.info
-        print(
-            f"Rundeck {info.rundeck_version} at {plan.rundeck.url.url} (API {info.api_version}): "
-            f"configuration through {'its API' if plan.api_config else 'the files'}"
-        )
-    elif isinstance(plan.rundeck, Offline):
-        print(f"offline: {plan.rundeck.reason}")
     if plan.recovery is not None:
         print(plan.recovery.describe())
     if plan.diff:
@@ -316,6 +308,14 @@ def print_plan(plan: SetupPlan) -> None:
         print(f"warning: {warning}")
     for note in plan.notes:
         print(f"note: {note}")
+    if isinstance(plan.rundeck, RundeckLink):
+        info = plan.rundeck.info
+        print(
+            f"Rundeck {info.rundeck_version} at {plan.rundeck.url.url} (API {info.api_version}): "
+            f"configuration through {'its API' if plan.api_config else 'the files'}"
+        )
+    elif isinstance(plan.rundeck, Offline):
+        print(f"note: offline ({plan.rundeck.reason})")
 
 
 def _finish(
