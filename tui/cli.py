@@ -317,6 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace a key in Rundeck Key Storage that this tool did not write (irreversible: "
         "a password cannot be read back)",
     )
+    apply.add_argument(
+        "--remove-old-secret",
+        action="store_true",
+        help="moving to a role: delete the previous access key's secret from the keyring",
+    )
     add_connection_options(apply)
     apply.add_argument(
         "--discard-interrupted-rotation",

@@ -257,3 +257,90 @@ def test_a_project_named_a_plus_b_takes_an_access_key(
     assert run.code == 0, run.output
     assert keystore.get("keys/project/a+b/aws/secret-key") == Secret(SECRET)
     assert os.path.exists(project / records.RECORD_NAME)
+
+
+# --- 9. a wrong type in an answers file -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "kind"),
+    [("rdeck_base = 3", "rdeck_base", "int"), ("[region]\nname = 'x'", "region", "dict")],
+)
+def test_a_wrong_type_in_an_answers_file_is_a_usage_error_naming_the_field(
+    base: Path, tmp_path: Path, line: str, field: str, kind: str
+) -> None:
+    answers = tmp_path / "answers.toml"
+    answers.write_text(f'method = "ec2"\nscope = "system"\n{line}\n')
+    before = tree(base)
+    run = cli("apply", "--answers", str(answers), "--rdeck-base", str(base), "--yes", "--json")
+    assert run.code == 2, run.output
+    assert f"{field} must be a string in quotes, not a {kind}" in run.json()["error"]
+    assert tree(base) == before
+
+
+# --- 14. a secret left behind by a move to a role -----------------------------------------
+
+
+def test_moving_to_a_role_says_the_old_secret_stays_and_can_remove_it(
+    base: Path, keyring_session: SecretServiceSession, keystore: KeyStore
+) -> None:
+    path = "keys/project/ops/aws/secret-key"
+    args = apply_args(base, "access-key", "--secret-stdin", "--yes", project="ops")
+    assert cli(*args, input=SECRET).code == 0
+    moved = cli(*apply_args(base, "ec2", "--yes", "--json", project="ops"))
+    assert moved.code == 0, moved.output
+    assert any("--remove-old-secret" in warning for warning in moved.json()["warnings"])
+    assert keystore.get(path) == Secret(SECRET)
+    status = cli("status", "--no-aws", "--json", "--rdeck-base", str(base))
+    codes = {
+        problem["code"]
+        for entry in json.loads(status.stdout)["entries"]
+        for problem in entry["problems"]
+    }
+    assert "leftover-secret" in codes
+    removed = cli(*apply_args(base, "ec2", "--yes", "--remove-old-secret", project="ops"))
+    assert removed.code == 0, removed.output
+    assert keystore.get(path) is None
+    again = cli("status", "--no-aws", "--json", "--rdeck-base", str(base))
+    assert "leftover-secret" not in again.stdout
+
+
+# --- 10. the status text of interrupted rotations ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("phase", "new_key", "said", "offered"),
+    [
+        ("creating", None, "IAM may hold a new key", "--resume rollback."),
+        ("created", OTHER_KEY_ID, "only a rollback is possible", "--resume rollback."),
+        ("switched", OTHER_KEY_ID, "Finish or roll it back", "--resume finish|rollback"),
+    ],
+)
+def test_status_says_what_an_interrupted_rotation_left_by_phase(
+    base: Path,
+    keyring_session: SecretServiceSession,
+    phase: str,
+    new_key: str | None,
+    said: str,
+    offered: str,
+) -> None:
+    args = apply_args(base, "access-key", "--secret-stdin", "--yes", project="ops")
+    assert cli(*args, input=SECRET).code == 0
+    record_file = target_of(base, "ops").with_name(records.RECORD_NAME)
+    record = records.read_record(record_file)
+    assert record is not None
+    state = records.RotationState(phase=phase, old_access_key_id=KEY_ID, new_access_key_id=new_key)
+    record_file.write_text(records.dumps(record.updated(rotation=state)))
+    # As a kill between the switch's file write and its record write leaves it:
+    with target_of(base, "ops").open("a") as handle:
+        handle.write("# switched\n")
+    run = cli("status", "--no-aws", "--json", "--rdeck-base", str(base))
+    problems = {
+        problem["code"]: problem["message"]
+        for entry in json.loads(run.stdout)["entries"]
+        for problem in entry["problems"]
+    }
+    assert said in problems["rotation-interrupted"]
+    assert offered in problems["rotation-interrupted"]
+    assert "not created yet" not in problems["rotation-interrupted"]
+    assert "drift" not in problems

@@ -100,7 +100,7 @@ def _apply(options: argparse.Namespace, services: Services) -> CommandResult:
     access = answers.method is Method.ACCESS_KEY
     secret = read_secret(options) if access else None
     install = services.install()
-    keystore = services.keystore() if access else None
+    keystore = services.keystore() if access or options.remove_old_secret else None
     connection = open_connection(options, services)
     plan = plan_setup(
         install,
@@ -113,6 +113,7 @@ def _apply(options: argparse.Namespace, services: Services) -> CommandResult:
         discard_interrupted_rotation=options.discard_interrupted_rotation,
         rundeck=connection,
         replace_key=options.replace_key,
+        remove_old_secret=options.remove_old_secret,
     )
     if plan.kind is PlanKind.PASTE:
         return _database_project(options, services, plan, secret)

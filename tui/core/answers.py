@@ -85,6 +85,12 @@ def load_answers_file(path: Path) -> dict[str, Any]:
     unknown = [name for name in data if name not in ANSWER_FIELDS]
     if unknown:
         raise AnswersError(f"The answers file {path} has unknown fields: {', '.join(unknown)}.")
+    wrong = [name for name, value in data.items() if not isinstance(value, str)]
+    if wrong:
+        kind = type(data[wrong[0]]).__name__
+        raise AnswersError(
+            f"The answers file {path}: {wrong[0]} must be a string in quotes, not a {kind}."
+        )
     return data
 
 

@@ -15,10 +15,18 @@ from tui.core.errors import ToolError
 from tui.core.keystore import KeyringLockedError, KeyStore, KeyStoreError
 from tui.core.model import Method, Scope
 from tui.core.properties import PropertiesDocument, PropertiesError
-from tui.core.record import RecordError, SetupRecord, fingerprint, read_record, record_path
+from tui.core.record import (
+    RecordError,
+    RotationState,
+    SetupRecord,
+    fingerprint,
+    read_record,
+    record_path,
+)
 from tui.core.rundeck import AwsSettings, RundeckInstall, read_aws_settings
 from tui.core.secret import Secret
 from tui.core.setup.journal import inspect_journal
+from tui.core.setup.planning import LEFT_SECRET
 from tui.core.writer import WriteError, read_existing
 
 Clock = Callable[[], datetime]
@@ -345,6 +353,7 @@ def _inspect_entry(
     entry.key_path = settings.secret_key_path
     if record is not None:
         _apply_record(entry, record, data)
+        _flag_left_secret(entry, record, keystores)
     if len(entry.methods) > 1:
         entry.flag(
             "two-methods",
@@ -363,6 +372,27 @@ def _inspect_entry(
         _inspect_access_key(entry, settings, keystores, factory, clock, max_age_days, ask_aws)
 
 
+def _flag_left_secret(entry: EntryStatus, record: SetupRecord, keystores: _LazyKeyStore) -> None:
+    """A secret that a move to a role left in the keyring, while it is still there."""
+    left = record.extra.get(LEFT_SECRET)
+    if not left or entry.method is Method.ACCESS_KEY:
+        return
+    keystore, _ = keystores.get()
+    try:
+        present = keystore is not None and keystore.exists(str(left))
+    except KeyStoreError:
+        return
+    if present:
+        where = "--system" if entry.scope is Scope.SYSTEM else f"--project {entry.project}"
+        entry.flag(
+            "leftover-secret",
+            f"The previous access key's secret is still in the keyring at {left}; this setup "
+            f"uses a role now. Delete it: pa-aws-setup apply {where} --method "
+            f"{entry.method or 'ec2'} --remove-old-secret",
+            "info",
+        )
+
+
 def _read_entry_record(entry: EntryStatus) -> SetupRecord | None:
     entry.record_file = record_path(entry.properties_file)
     try:
@@ -379,7 +409,10 @@ def _apply_record(entry: EntryStatus, record: SetupRecord, data: bytes | None) -
     entry.previous_key_inactive = record.previous_key_inactive
     entry.rotated_at = record.rotated_at
     entry.keyring_backend = record.keyring_backend
-    if record.properties_sha256 and (data is None or fingerprint(data) != record.properties_sha256):
+    # While a rotation is unfinished its marker explains a file the record does not match
+    # (a kill between the switch's file write and its record write).
+    hand_edited = data is None or fingerprint(data) != record.properties_sha256
+    if record.rotation is None and record.properties_sha256 and hand_edited:
         entry.drift = True
         entry.flag(
             "drift",
@@ -390,14 +423,31 @@ def _apply_record(entry: EntryStatus, record: SetupRecord, data: bytes | None) -
     if record.rotation is not None:
         rotation = record.rotation
         entry.rotation_phase = rotation.phase
-        entry.flag(
-            "rotation-interrupted",
-            f"A key rotation was interrupted (phase {rotation.phase}, old key "
-            f"{mask_access_key_id(rotation.old_access_key_id)}, new key "
-            f"{mask_access_key_id(rotation.new_access_key_id) or 'not created yet'}). "
-            "Finish or roll it back: pa-aws-setup rotate --resume finish|rollback.",
-            "error",
+        entry.flag("rotation-interrupted", _interrupted_rotation_text(entry, rotation), "error")
+
+
+def _interrupted_rotation_text(entry: EntryStatus, rotation: RotationState) -> str:
+    """What an interrupted rotation left, by phase, and the one way out that rotate accepts."""
+    where = "--system" if entry.scope is Scope.SYSTEM else f"--project {entry.project}"
+    old = mask_access_key_id(rotation.old_access_key_id)
+    new = mask_access_key_id(rotation.new_access_key_id)
+    if rotation.phase == "creating":
+        return (
+            f"A key rotation was interrupted while IAM was creating a new key (old key {old}): "
+            "IAM may hold a new key whose secret nobody has. Roll it back, which deletes such "
+            f"a key: pa-aws-setup rotate {where} --resume rollback."
         )
+    if rotation.phase == "created":
+        return (
+            f"A key rotation was interrupted after IAM created the new key {new} and before "
+            f"its secret was stored (old key {old}): only a rollback is possible, which "
+            f"deletes the new key: pa-aws-setup rotate {where} --resume rollback."
+        )
+    return (
+        f"A key rotation was interrupted (phase {rotation.phase}, old key {old}, new key "
+        f"{new}). Finish or roll it back: pa-aws-setup rotate {where} --resume "
+        "finish|rollback (rotate says which of the two is safe)."
+    )
 
 
 def _inspect_access_key(

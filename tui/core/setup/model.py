@@ -119,6 +119,7 @@ class SetupPlan:
     key_storage: KeyStorageAction | None = None
     rundeck: RundeckLink | Offline | None = None
     notes: tuple[str, ...] = ()  # what to do after applying (a restart, an ACL rule)
+    remove_old_secret: str | None = None  # the previous access key's secret, deleted last
 
     # The file plan's fields, for the front ends that show a diff.
     @property
@@ -175,6 +176,7 @@ class SetupPlan:
             return self.api_config.changes or self.keyring_changes or self.key_storage_changes
         return (
             self.key_storage_changes
+            or self.remove_old_secret is not None
             or self.file_changes
             or self.record_changes
             or self.keyring_changes

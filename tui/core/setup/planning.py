@@ -57,6 +57,7 @@ def plan_setup(
     discard_interrupted_rotation: bool = False,
     rundeck: RundeckLink | Offline | None = None,
     replace_key: bool = False,
+    remove_old_secret: bool = False,
 ) -> SetupPlan:
     """Compute the configuration, keyring and record changes for ``answers``; change nothing.
 
@@ -95,6 +96,14 @@ def plan_setup(
         record_before = records.loads(recovery.record_text, source=str(record_file))
     backend = keystore.info() if keystore is not None else None
     record = _record(answers, target, document, record_before, backend, after, clock)
+    old_secret = _old_secret(answers, previous_settings.secret_key_path, record_before)
+    warnings = _warnings(install, answers, previous_settings.methods, removed, backend)
+    if old_secret is not None and not remove_old_secret:
+        record = record.updated(extra={**record.extra, LEFT_SECRET: old_secret})
+        warnings.append(
+            f"The previous access key's secret stays in the keyring at {old_secret}: pass "
+            "--remove-old-secret to delete it (status lists it until then)."
+        )
     keyring = _plan_keyring(answers, keystore, secret, backend, allow_insecure, recovery)
     blockers = _blockers(install, answers, keyring, record_before, discard_interrupted_rotation)
     key_storage = None
@@ -121,13 +130,30 @@ def plan_setup(
         ),
         paste=None,
         keyring=keyring,
-        warnings=tuple(_warnings(install, answers, previous_settings.methods, removed, backend)),
+        warnings=tuple(warnings),
         blockers=tuple(blockers),
         recovery=recovery,
         key_storage=key_storage,
         rundeck=rundeck,
         notes=tuple(notes),
+        remove_old_secret=old_secret if remove_old_secret else None,
     )
+
+
+# A record's note of a secret a move to a role left in the keyring (read by status).
+LEFT_SECRET = "left_secret_at"
+
+
+def _old_secret(
+    answers: Answers, previous_path: str | None, record_before: SetupRecord | None
+) -> str | None:
+    """The key path of the access key a move to a role leaves behind, if any."""
+    if answers.method is Method.ACCESS_KEY:
+        return None
+    if previous_path:
+        return previous_path
+    left = record_before.extra.get(LEFT_SECRET) if record_before is not None else None
+    return str(left) if left else None
 
 
 # Rundeck reads framework.properties once, at start-up: FrameworkPropertyLookupFactory builds

@@ -194,6 +194,10 @@ def _apply_file(
         _write_file(change, clock, keep_backups, run)
         journal.advance(FILE)
         _write_record(change, run)
+        if plan.remove_old_secret is not None and keystore is not None:
+            deleted = keystore.delete(plan.remove_old_secret)
+            status = StepStatus.DONE if deleted else StepStatus.SKIPPED
+            run.report("old-secret", status, f"deleted the old secret at {plan.remove_old_secret}")
         if plan.keyring_changes and plan.keyring is not None and keystore is not None:
             keystore.delete(previous_secret_path(plan.keyring.path))
         failpoints.reached("apply:before-journal-closed")
