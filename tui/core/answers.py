@@ -13,6 +13,7 @@ import tomli_w
 from tui.core.errors import UsageProblem
 from tui.core.keystore import KeyPathError, default_key_path, validate_key_path
 from tui.core.model import Answers, Method, Scope
+from tui.core.redact import shown
 from tui.core.rundeck import validate_project_name
 from tui.core.validate import ValidationError, validate_access_key_id, validate_region
 
@@ -67,29 +68,34 @@ def build_answers(values: Mapping[str, Any]) -> Answers:
 
 
 def load_answers_file(path: Path) -> dict[str, Any]:
-    """The raw table of an answers file, refusing any secret-looking field."""
+    """The raw table of an answers file, refusing any secret-looking field.
+
+    The file's name is quoted only when it cannot be a secret typed in its place.
+    """
+    name = shown(str(path))
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AnswersError(f"The answers file {path} does not exist.") from None
+        raise AnswersError(f"The answers file {name} does not exist.") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise AnswersError(f"Cannot read the answers file {path}: {error}.") from None
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise AnswersError(f"Cannot read the answers file {name}: {reason}.") from None
     except tomllib.TOMLDecodeError as error:
-        raise AnswersError(f"The answers file {path} is not valid TOML: {error}.") from None
+        raise AnswersError(f"The answers file {name} is not valid TOML: {error}.") from None
     forbidden = [name for name in data if name.lower() in FORBIDDEN_FIELDS]
     if forbidden:
         raise AnswersError(
-            f"The answers file {path} has a secret field ({forbidden[0]}); secrets never go in "
+            f"The answers file {name} has a secret field ({forbidden[0]}); secrets never go in "
             "files. Remove it and pass the secret with --secret-stdin or --secret-file."
         )
     unknown = [name for name in data if name not in ANSWER_FIELDS]
     if unknown:
-        raise AnswersError(f"The answers file {path} has unknown fields: {', '.join(unknown)}.")
+        raise AnswersError(f"The answers file {name} has unknown fields: {', '.join(unknown)}.")
     wrong = [name for name, value in data.items() if not isinstance(value, str)]
     if wrong:
         kind = type(data[wrong[0]]).__name__
         raise AnswersError(
-            f"The answers file {path}: {wrong[0]} must be a string in quotes, not a {kind}."
+            f"The answers file {name}: {wrong[0]} must be a string in quotes, not a {kind}."
         )
     return data
 

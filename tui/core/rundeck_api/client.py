@@ -28,6 +28,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from tui.core.redact import shown
 from tui.core.rundeck import ProjectNameError, validate_project_name
 from tui.core.rundeck_api.errors import (
     ErrorBody,
@@ -99,7 +100,8 @@ class RundeckClient:
         self.base_url = normalize_base_url(base_url, origin="the client")
         self._token = token
         if ca_file is not None and not Path(ca_file).is_file():
-            raise RundeckRequestInvalid(f"The CA file {ca_file} (--ca-file) does not exist.")
+            shown_name = shown(str(ca_file))
+            raise RundeckRequestInvalid(f"The CA file {shown_name} (--ca-file) does not exist.")
         self.ca_file = None if ca_file is None else str(ca_file)
         self._timeout = timeout
         self._api_version = None if api_version is None else negotiate_version(api_version)

@@ -12,6 +12,7 @@ from tui.core import failpoints
 from tui.core.errors import ToolError
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.record import fingerprint
+from tui.core.redact import shown
 from tui.core.rundeck_link import RundeckLink
 from tui.core.secret import Secret
 from tui.core.setup.journal import (
@@ -380,4 +381,6 @@ def write_paste_lines(target: Path, lines: str, stored: StoredSecret | None = No
         target.write_text(lines, encoding="latin-1")
     except OSError as problem:
         undone = f" {stored.take_back()}" if stored is not None else ""
-        raise SetupError(f"Cannot write {target}: {problem.strerror}.{undone}") from None
+        raise SetupError(
+            f"Cannot write {shown(str(target))}: {problem.strerror}.{undone}"
+        ) from None
