@@ -171,3 +171,10 @@ class PasteSaved(Message):
     path: str
     stored_at: str | None
     error: str | None
+
+
+@dataclass
+class InstallFound(Message):
+    """The app's worker looked up the Rundeck install; ``has_setup``: Status comes first."""
+
+    has_setup: bool
