@@ -49,7 +49,7 @@ class DetailsScreen(WizardStep):
         if self.state.region:
             return self.state.region
         if detection is not None:
-            return detection.ec2.region or _region_of_az(detection.ecs.availability_zone) or ""
+            return detection.region or ""
         return ""
 
     def default_key_path(self) -> str:
@@ -245,10 +245,3 @@ class DetailsScreen(WizardStep):
         self.show_problems(problems)
         if not problems:
             self.advance()
-
-
-def _region_of_az(zone: str | None) -> str | None:
-    """``us-east-1a`` → ``us-east-1`` (ECS reports an availability zone, not a region)."""
-    if not zone:
-        return None
-    return zone.rstrip("abcdefghijklmnopqrstuvwxyz") or None
