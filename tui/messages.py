@@ -12,9 +12,12 @@ if TYPE_CHECKING:
     from tui.core.aws import AwsError, CallerIdentity
     from tui.core.detect import Detection, ProbeUpdate
     from tui.core.iam.simulate import PolicyCheck
+    from tui.core.rotation import RotationResult
     from tui.core.secret import Secret
     from tui.core.setup import ApplyResult, RemovalPlan, SetupPlan
+    from tui.core.status import InstallStatus
     from tui.core.steps import Step
+    from tui.screens.rotate import Reply
 
 
 @dataclass
@@ -76,19 +79,19 @@ class RegionsLoaded(Message):
 class StatusReady(Message):
     """The current setup; ``with_aws`` says whether IAM was asked (key age, last use)."""
 
-    status: object | None
+    status: InstallStatus | None
     error: str | None
     with_aws: bool
 
 
 @dataclass
 class RotationProgress(Message):
-    step: object
+    step: Step
 
 
 @dataclass
 class RotationFinished(Message):
-    result: object
+    result: RotationResult
 
 
 @dataclass
@@ -96,7 +99,7 @@ class QuestionAsked(Message):
     """A worker needs a yes/no from the user; it waits until ``answer`` is set."""
 
     question: str
-    reply: object  # a tui.screens.rotate.Reply
+    reply: Reply
 
 
 @dataclass
@@ -124,7 +127,6 @@ class PolicyChecked(Message):
 if TYPE_CHECKING:
     from tui.core.iam.inventory import InstanceChoice
     from tui.core.iam.provision import ProvisionPlan, ProvisionResult
-    from tui.core.steps import Step
 
 
 @dataclass

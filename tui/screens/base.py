@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 
+from tui.app import WizardApp
+from tui.screens import screen_path
+from tui.state import step_number
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.step_indicator import StepIndicator
 
 if TYPE_CHECKING:
-    from tui.app import WizardApp
     from tui.services import Services
     from tui.state import WizardState
+
+
+def wizard_of(screen: Screen[Any]) -> WizardApp:
+    """The wizard app a screen runs in; every screen of tui.screens runs in one."""
+    app = screen.app
+    assert isinstance(app, WizardApp), f"{type(screen).__name__} runs outside the wizard"
+    return app
 
 
 class WizardStep(Screen[object]):
@@ -29,9 +38,16 @@ class WizardStep(Screen[object]):
         Binding("pageup", "scroll_body(-1)", "Scroll", show=False),
     ]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A screen of the numbered flow takes its number from tui.state; others inherit theirs.
+        number = step_number(screen_path(cls))
+        if number:
+            cls.STEP = number
+
     @property
     def wizard(self) -> WizardApp:
-        return cast("WizardApp", self.app)
+        return wizard_of(self)
 
     @property
     def state(self) -> WizardState:

@@ -1,4 +1,4 @@
-"""Step 4: region, and for an access key the key id, the secret and its key-storage path."""
+"""The Details step: region, and for an access key the key id, the secret and its key path."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ class DetailsScreen(WizardStep):
 
     CSS_PATH = "details.tcss"
 
-    STEP = 5
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "next", "Next", show=True),
         Binding("ctrl+r", "reveal", "Reveal secret", show=True),

@@ -53,7 +53,6 @@ class ProvisionScreen(WizardStep):
 
     CSS_PATH = "provision.tcss"
 
-    STEP = 0
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "preview", "Preview", show=True),
         Binding("ctrl+g", "run", "Run", show=True),
