@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from tui.core.setup import ApplyResult, RemovalPlan, SetupPlan
     from tui.core.status import InstallStatus
     from tui.core.steps import Step
-    from tui.screens.rotate import Reply
 
 
 @dataclass
@@ -94,12 +93,18 @@ class RotationFinished(Message):
     result: RotationResult
 
 
+class YesNoReply(Protocol):
+    """Where the UI thread hands a waiting worker its yes/no (tui.screens.rotate.Reply)."""
+
+    def give(self, answer: bool) -> None: ...
+
+
 @dataclass
 class QuestionAsked(Message):
     """A worker needs a yes/no from the user; it waits until ``answer`` is set."""
 
     question: str
-    reply: Reply
+    reply: YesNoReply
 
 
 @dataclass

@@ -2,28 +2,46 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 
-from tui.app import WizardApp
 from tui.screens import screen_path
 from tui.state import step_number
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.step_indicator import StepIndicator
 
 if TYPE_CHECKING:
+    from tui.core.rundeck import RundeckInstall
     from tui.services import Services
     from tui.state import WizardState
 
 
-def wizard_of(screen: Screen[Any]) -> WizardApp:
-    """The wizard app a screen runs in; every screen of tui.screens runs in one."""
+@runtime_checkable
+class Wizard(Protocol):
+    """What the screens need of the app they run in; tui.app.WizardApp is it.
+
+    A protocol rather than WizardApp itself: the app opens the screens, so the screens
+    importing the app would make a circle of imports.
+    """
+
+    services: Services
+    state: WizardState
+    # The secret being typed, by field: redacted from any crash report.
+    radioactive: dict[str, str]
+
+    def rundeck_install(self) -> tuple[RundeckInstall | None, str | None]: ...
+
+    def advance(self, current: Screen[object]) -> None: ...
+
+
+def wizard_of(screen: Screen[Any]) -> Wizard:
+    """The wizard a screen runs in; every screen of tui.screens runs in one."""
     app = screen.app
-    assert isinstance(app, WizardApp), f"{type(screen).__name__} runs outside the wizard"
+    assert isinstance(app, Wizard), f"{type(screen).__name__} runs outside the wizard"
     return app
 
 
@@ -46,7 +64,7 @@ class WizardStep(Screen[object]):
             cls.STEP = number
 
     @property
-    def wizard(self) -> WizardApp:
+    def wizard(self) -> Wizard:
         return wizard_of(self)
 
     @property
