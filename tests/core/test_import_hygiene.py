@@ -9,6 +9,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import tui
 import tui.core
 
@@ -99,3 +101,19 @@ def test_the_core_contract_forbids_every_other_tui_module() -> None:
     assert siblings, "the walk of the tui package found nothing"
     assert siblings <= set(core_contract["forbidden_modules"])
     assert {"textual", "rich"} <= set(core_contract["forbidden_modules"])
+
+
+def test_the_parts_of_tui_import_each_other_in_no_circle() -> None:
+    # Imports done only for type checking do not count: they never run.
+    grimp = pytest.importorskip("grimp")  # installed with import-linter (the dev extra)
+    graph = grimp.build_graph("tui", exclude_type_checking_imports=True)
+    parts = sorted({".".join(name.split(".")[:2]) for name in graph.modules if name != "tui"})
+    assert "tui.screens" in parts and "tui.core" in parts
+    circles = [
+        (first, second)
+        for index, first in enumerate(parts)
+        for second in parts[index + 1 :]
+        if graph.chain_exists(importer=first, imported=second, as_packages=True)
+        and graph.chain_exists(importer=second, imported=first, as_packages=True)
+    ]
+    assert circles == []
