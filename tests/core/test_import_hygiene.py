@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,23 +20,27 @@ UI_LIBRARIES = ("textual", "rich")
 AWS_SDK = ("boto3", "botocore")
 
 
-def loaded_after_import(module: str, watched: tuple[str, ...]) -> list[str]:
-    """Import `module` in a fresh interpreter and return which of `watched` it loaded."""
-    probe = (
-        "import importlib, json, sys\n"
-        f"importlib.import_module({module!r})\n"
-        f"watched = {list(watched)!r}\n"
-        "print(json.dumps(sorted(name for name in watched if name in sys.modules)))\n"
-    )
+def run_probe(probe: str) -> Any:
+    """Run ``probe`` in a fresh interpreter and return the JSON its last line prints."""
     completed = subprocess.run(
         [sys.executable, "-c", probe],
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=True,
-        timeout=60,
+        timeout=120,
     )
-    loaded: list[str] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def loaded_after_import(module: str, watched: tuple[str, ...]) -> list[str]:
+    """Import `module` in a fresh interpreter and return which of `watched` it loaded."""
+    loaded: list[str] = run_probe(
+        "import importlib, json, sys\n"
+        f"importlib.import_module({module!r})\n"
+        f"watched = {list(watched)!r}\n"
+        "print(json.dumps(sorted(name for name in watched if name in sys.modules)))\n"
+    )
     return loaded
 
 
@@ -78,15 +83,7 @@ def test_no_core_module_loads_a_ui_library() -> None:
         "        offenders[name] = bad\n"
         "print(json.dumps(offenders))\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", probe_all],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-    )
-    assert json.loads(completed.stdout.strip().splitlines()[-1]) == {}
+    assert run_probe(probe_all) == {}
 
 
 def test_the_core_contract_forbids_every_other_tui_module() -> None:
