@@ -56,6 +56,11 @@ def test_importing_the_cli_loads_neither_a_ui_library_nor_the_aws_sdk() -> None:
     assert loaded_after_import("tui.cli", UI_LIBRARIES + AWS_SDK) == []
 
 
+def test_importing_detect_does_not_import_boto3() -> None:
+    # Moved from test_detect.py: detection imports botocore only when there are credentials.
+    assert loaded_after_import("tui.core.detect", (*AWS_SDK, "textual")) == []
+
+
 def test_the_probe_would_notice_a_loaded_library() -> None:
     # The wizard's app module needs textual; the probe must report it, or the tests above prove
     # nothing.
