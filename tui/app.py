@@ -6,7 +6,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -159,3 +159,10 @@ class WizardApp(App[int]):
             sys.stderr.write(self.crash_report())
             self._crash_errors.clear()
         super()._print_error_renderables()
+
+
+if TYPE_CHECKING:
+    from tui.screens.base import Wizard
+
+    # The screens see the app through this protocol; mypy proves the app fulfils it.
+    _WIZARD_APP_IS_A_WIZARD: type[Wizard] = WizardApp

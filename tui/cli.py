@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -25,6 +24,7 @@ from tui.core.exit_codes import (  # re-exported: the codes' one home is tui.cor
     EXIT_VERIFY,
 )
 from tui.core.redact import HIDDEN, redact_text
+from tui.core.validate import SECRET_ACCESS_KEY
 
 __all__ = [
     "EXIT_AWS",
@@ -42,7 +42,6 @@ __all__ = [
 
 # Options people try for the secret; each is refused without echoing what followed it.
 SECRET_OPTIONS = ("--secret", "--secret-key", "--secret-access-key", "--aws-secret-access-key")
-SECRET_SHAPED = re.compile(r"[A-Za-z0-9/+]{40}")
 
 EPILOG_MAIN = """\
 examples:
@@ -89,7 +88,7 @@ class SafeArgumentParser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> NoReturn:
-        message = redact_text(SECRET_SHAPED.sub(HIDDEN, message))
+        message = redact_text(SECRET_ACCESS_KEY.sub(HIDDEN, message))
         raise UsageError(message, prog=self.prog, usage=self.format_usage())
 
 

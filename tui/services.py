@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tui.core.aws import CallerIdentity
+    from tui.core.aws import CallerIdentity, ClientFactory
     from tui.core.detect import Detection, ProbeUpdate
     from tui.core.keystore import KeyStore
     from tui.core.rundeck import RundeckInstall
     from tui.core.secret import Secret
-    from tui.core.status import ClientFactory
 
 ProgressCallback = Callable[["ProbeUpdate"], None]
 

@@ -14,7 +14,26 @@ if TYPE_CHECKING:
     from tui.core.secret import Secret
     from tui.core.setup import ApplyResult, SetupPlan
 
-STEPS = ("Detect", "Method", "Permissions", "Scope", "Details", "Review", "Apply")
+# The one place the wizard's order is stored: each numbered step's title in the step indicator
+# and its screen class. Each screen's number and next_screen's order follow from it.
+WIZARD_STEPS: tuple[tuple[str, str], ...] = (
+    ("Detect", "tui.screens.detect.DetectScreen"),
+    ("Method", "tui.screens.method.MethodScreen"),
+    ("Permissions", "tui.screens.permissions.PermissionsScreen"),
+    ("Scope", "tui.screens.scope.ScopeScreen"),
+    ("Details", "tui.screens.details.DetailsScreen"),
+    ("Review", "tui.screens.review.ReviewScreen"),
+    ("Apply", "tui.screens.apply.ApplyScreen"),
+)
+# Follows the last numbered step, without a number of its own.
+FINAL_SCREEN = "tui.screens.done.DoneScreen"
+STEPS = tuple(title for title, _ in WIZARD_STEPS)
+
+
+def step_number(screen: str) -> int:
+    """The 1-based step a screen (``module.Class``) shows, or 0 outside the numbered steps."""
+    screens = [path for _, path in WIZARD_STEPS]
+    return screens.index(screen) + 1 if screen in screens else 0
 
 
 @dataclass

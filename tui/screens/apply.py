@@ -1,4 +1,4 @@
-"""Step 6: apply the reviewed plan, each step with its live status; failures roll back."""
+"""The Apply step: apply the reviewed plan, each step with its live status; failures roll back."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ STATUS_STYLE = {
 class ApplyScreen(WizardStep):
     """Runs apply_setup in a worker; Esc is disabled while it writes."""
 
-    STEP = 7
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "finish", "Continue", show=True)]
     running = True  # from the start: the bindings are checked before on_mount
 

@@ -1,4 +1,4 @@
-"""Step 5: everything that will happen, before anything happens."""
+"""The Review step: everything that will happen, before anything happens."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ class ReviewScreen(WizardStep):
 
     CSS_PATH = "review.tcss"
 
-    STEP = 6
     paste_text = ""
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+a", "apply", "Apply", show=True)]
 

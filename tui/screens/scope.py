@@ -1,4 +1,4 @@
-"""Step 3: system-wide (framework.properties) or one project, with the exact file shown."""
+"""The Scope step: system-wide (framework.properties) or one project, with the exact file shown."""
 
 from __future__ import annotations
 
@@ -49,7 +49,6 @@ class ScopeScreen(WizardStep):
 
     CSS_PATH = "scope.tcss"
 
-    STEP = 4
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+n", "next", "Next", show=True)]
 
     def __init__(self) -> None:

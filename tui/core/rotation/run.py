@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Required, TypedDict, TypeVar
 
 from tui.core import aws
-from tui.core.aws import AwsError, CallerIdentity
+from tui.core.aws import REJECTED_KEY_CODES, AwsError, CallerIdentity, ClientFactory, identity_of
 from tui.core.errors import ErrorKind, ToolError
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.model import Method
@@ -33,7 +33,6 @@ from tui.core.rotation.results import (
 )
 from tui.core.rotation.target import RotationError, RotationTarget
 from tui.core.secret import Secret
-from tui.core.status import REJECTED_KEY_CODES, ClientFactory, identity_of
 from tui.core.steps import Step, StepCallback, StepStatus
 from tui.core.writer import (
     DEFAULT_KEEP_BACKUPS,
