@@ -417,6 +417,25 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
     from tui.commands.provision import add_provision_parsers
 
     add_provision_parsers(commands)
+    remove = commands.add_parser(
+        "remove",
+        help="remove one scope's AWS setup (settings, record, secret)",
+        description="Remove the AWS settings of one scope, with a diff first: through Rundeck's "
+        "API for a project it serves, else the properties file, its record and the keyring copy.",
+        epilog="examples:\n  pa-aws-setup remove --project ops --yes\n"
+        "  pa-aws-setup remove --project billing --delete-key --yes --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_scope_options(remove)
+    add_install_option(remove)
+    remove.add_argument(
+        "--delete-key",
+        action="store_true",
+        help="also delete the secret from Rundeck Key Storage (cannot be undone)",
+    )
+    remove.add_argument("--yes", "-y", action="store_true", help="remove without asking")
+    remove.add_argument("--json", action="store_true", help="machine-readable output")
+    add_connection_options(remove)
     return parser
 
 
@@ -464,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = parser.parse_args(arguments)
     except UsageError as problem:
         return report_usage_error(parser, arguments, problem)
-    if options.command in ("status", "apply", "rotate"):
+    if options.command in ("status", "apply", "rotate", "remove"):
         from tui.services import real_services
 
         services = real_services(
@@ -486,6 +505,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.commands.rotate import run_rotate
 
         return run_rotate(options, services)
+    if options.command == "remove":
+        from tui.commands.remove import run_remove
+
+        return run_remove(options, services)
     if options.command == "policy":
         from tui.commands.policy import run_policy
 
