@@ -380,6 +380,7 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
     add_install_option(rotate)
     add_keyring_option(rotate)
     add_backup_option(rotate)
+    add_connection_options(rotate)
     old = rotate.add_mutually_exclusive_group()
     old.add_argument("--delete-old", action="store_true", help="delete the old key at the end")
     old.add_argument("--keep-old", action="store_true", help="keep the old key, inactive")

@@ -32,6 +32,7 @@ from tui.core.rotation.results import (
     RotationResult,
 )
 from tui.core.rotation.target import RotationError, RotationTarget
+from tui.core.rundeck_api import RundeckClient
 from tui.core.secret import Secret
 from tui.core.steps import Step, StepCallback, StepStatus
 from tui.core.writer import (
@@ -70,6 +71,7 @@ class RunSettings(TypedDict, total=False):
     monotonic: Callable[[], float]
     allow_insecure: bool  # store the secret even in a plaintext keyring backend
     keep_backups: int  # how many backups of the properties file to keep (the newest)
+    key_storage: RundeckClient | None  # Rundeck's API: the switch also moves Key Storage
 
 
 class Stop(ToolError):
@@ -95,6 +97,7 @@ class Run:
         monotonic: Callable[[], float] = time.monotonic,
         allow_insecure: bool = False,
         keep_backups: int = DEFAULT_KEEP_BACKUPS,
+        key_storage: RundeckClient | None = None,
     ) -> None:
         self.target = target
         self.keystore = keystore
@@ -106,6 +109,7 @@ class Run:
         self.monotonic = monotonic
         self.allow_insecure = allow_insecure
         self.keep_backups = keep_backups
+        self.key_storage = key_storage
         self.result = RotationResult("failed", target.properties_file, target.access_key_id)
         self.record: SetupRecord = target.record or self._fresh_record()
         self.iam_user: str | None = None
