@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -56,9 +56,12 @@ def now() -> datetime:
 
 
 def connect_with_keyring(
-    request: ConnectionRequest, keystore: Callable[[], KeyStore]
+    request: ConnectionRequest,
+    keystore: Callable[[], KeyStore],
+    env: Mapping[str, str] | None = None,
 ) -> Connection:
-    """``tui.core.rundeck_link.connect`` with the keyring, which keeps a verified token."""
+    """``tui.core.rundeck_link.connect`` with the keyring, which keeps a verified token;
+    ``env`` (default: this process's) may name RD_URL."""
     from tui.core.errors import ToolError
     from tui.core.rundeck_link import RundeckLink, connect, remember_token
 
@@ -66,7 +69,7 @@ def connect_with_keyring(
         store: KeyStore | None = keystore()
     except ToolError:
         store = None
-    connection = connect(request, keystore=store)
+    connection = connect(request, keystore=store, env=env)
     if isinstance(connection, RundeckLink) and request.token is not None:
         remember_token(connection, request.token, store)
     return connection
