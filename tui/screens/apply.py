@@ -67,7 +67,8 @@ class ApplyScreen(WizardStep):
     def show_step(self, message: ApplyProgress) -> None:
         step = message.step
         mark, style = STATUS_STYLE.get(step.status, ("•", ""))
-        self.lines.append(f" {mark} {step.name:<11}", style=style)
+        name = step.name if len(step.name) < 11 else step.name + " "  # key-storage: 11
+        self.lines.append(f" {mark} {name:<11}", style=style)
         self.lines.append(f"{step.detail}\n")
         self.query_one("#steps", Static).update(self.lines)
 

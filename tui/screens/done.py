@@ -54,8 +54,8 @@ class DoneScreen(WizardStep):
             summary.append("Record   ", style="bold")
             summary.append(f"{plan.record_path}\n")
         if plan is not None and plan.key_storage is not None:
-            summary.append("Key Storage  ", style="bold")
-            summary.append(f"{plan.key_storage.path} (password)\n")
+            summary.append("Rundeck  ", style="bold")
+            summary.append(f"{plan.key_storage.path} (Key Storage, password)\n")
             if plan.keyring is not None:
                 summary.append("Keyring  ", style="bold")
                 backend = plan.keyring.backend.name if plan.keyring.backend else "keyring"
