@@ -271,5 +271,7 @@ class ReviewScreen(WizardStep):
 
     @on(Button.Pressed, "#apply")
     def action_apply(self) -> None:
+        if self.query_one("#apply", Button).disabled:
+            return  # blocked, or nothing to change: Ctrl+A no more than the button
         if self.state.plan is not None and self.state.plan.changes_anything:
             self.advance()
