@@ -53,7 +53,7 @@ class RundeckPanel(Vertical):
             yield FormInput(
                 self.initial_token(),
                 secret=True,
-                placeholder="API token (User → Profile → API Tokens); pasting works",
+                placeholder="API token of an admin (pasting works)",
                 id=TOKEN_FIELD,
             )
             yield Button("Connect", id="rundeck-connect")
