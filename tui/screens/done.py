@@ -56,10 +56,10 @@ class DoneScreen(WizardStep):
         if plan is not None and plan.key_storage is not None:
             summary.append("Rundeck  ", style="bold")
             summary.append(f"{plan.key_storage.path} (Key Storage, password)\n")
-            if plan.keyring is not None:
-                summary.append("Keyring  ", style="bold")
-                backend = plan.keyring.backend.name if plan.keyring.backend else "keyring"
-                summary.append(f"{plan.keyring.path} (password, {backend})\n")
+        if plan is not None and plan.keyring is not None:
+            summary.append("Keyring  ", style="bold")
+            backend = plan.keyring.backend.name if plan.keyring.backend else "keyring"
+            summary.append(f"{plan.keyring.path} (password, {backend})\n")
         if result is not None and result.backup is not None:
             summary.append("Backup   ", style="bold")
             summary.append(f"{result.backup.name} (beside it)\n")
