@@ -257,3 +257,64 @@ async def test_replacing_a_foreign_key_waits_for_a_yes(
         assert not apply_button.disabled
         assert not app.screen.query_one("#replace-row").display
         assert "cannot be undone" in shown(app, "#key-storage")
+
+
+@pytest.mark.parametrize(
+    ("trouble", "said"),
+    [
+        ("html", "answered with a web page"),
+        ("login-redirect", "Rundeck's login page"),
+        ("old", "Upgrade Rundeck"),
+    ],
+)
+async def test_a_rundeck_that_cannot_be_used_is_said_clearly(
+    trouble: str,
+    said: str,
+    aws_env: Any,
+    keystore: Any,
+    make_services: Callable[..., Any],
+) -> None:
+    old = trouble == "old"
+    server = RundeckStandIn(
+        projects={"billing": dict(BILLING)},
+        tokens=[StandInToken.admin(TOKEN)],
+        api_version=12 if old else 59,
+    )
+    with server:
+        server.proxy = None if old else trouble
+        app = WizardApp(with_rundeck(make_services(keystore=keystore), server, keystore))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await to_scope(app, pilot)
+            await type_into(pilot, app, "#rundeck-token", TOKEN)
+            await pilot.press("enter")
+            await settle(app, pilot)
+            status = shown(app, "#rundeck-status")
+            assert said in status and "Nothing was changed" in status, status
+            assert app.state.rundeck is None
+        assert all(r.method == "GET" for r in server.requests)
+        assert server.project_config("billing") == BILLING
+        assert no_token_in_keyring(keystore, server.url)
+
+
+async def test_nothing_answering_at_the_discovered_url_means_offline(
+    aws_env: Any, keystore: Any, rundeck_base: Path, make_services: Callable[..., Any]
+) -> None:
+    from tui.core.rundeck_api import discover_base_url
+
+    config = rundeck_base / "server" / "config"
+    config.mkdir(parents=True)
+    # The discard port: nothing listens, refused at once (and no name to look up).
+    (config / "rundeck-config.properties").write_text("grails.serverURL=http://127.0.0.1:9\n")
+    services = replace(
+        make_services(keystore=keystore),
+        rundeck_url=lambda: discover_base_url(rdeck_base=rundeck_base, env={}),
+        rundeck=lambda request: connect_with_keyring(request, lambda: keystore, env={}),
+    )
+    app = WizardApp(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_scope(app, pilot)
+        assert "grails.serverURL" in shown(app, "#rundeck-url")
+        status = shown(app, "#rundeck-status")
+        assert status.startswith("Offline: Nothing answered as Rundeck at"), status
+        assert app.state.rundeck is not None and app.state.rundeck_link is None
+        assert app.screen.query_one("#projects", OptionList).option_count == 2  # on disk

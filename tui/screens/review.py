@@ -66,6 +66,7 @@ class ReviewScreen(WizardStep):
 
     def on_mount(self) -> None:
         self.state.plan = None
+        self.state.replace_key = False  # a yes holds for the plan it was given to only
         self.query_one("#paste-row").display = False
         for selector in ("#rundeck-line", "#key-storage", "#replace-row", "#notes"):
             self.query_one(selector).display = False
