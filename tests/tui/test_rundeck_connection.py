@@ -318,3 +318,40 @@ async def test_nothing_answering_at_the_discovered_url_means_offline(
         assert status.startswith("Offline: Nothing answered as Rundeck at"), status
         assert app.state.rundeck is not None and app.state.rundeck_link is None
         assert app.screen.query_one("#projects", OptionList).option_count == 2  # on disk
+
+
+async def test_system_scope_uploads_the_key_and_says_restart(
+    aws_env: Any,
+    keystore: Any,
+    standin: RundeckStandIn,
+    rundeck_base: Path,
+    make_services: Callable[..., Any],
+    java_properties: Any,
+) -> None:
+    keystore.put(token_key_path(standin.url), Secret(TOKEN))
+    app = WizardApp(with_rundeck(make_services(keystore=keystore), standin, keystore))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_scope(app, pilot)
+        await pilot.press("ctrl+n")  # System
+        await settle(app, pilot)
+        assert isinstance(app.screen, DetailsScreen)
+        await type_into(pilot, app, "#access-key-id", KEY_ID)
+        await type_into(pilot, app, "#secret", SECRET)
+        await pilot.press("ctrl+n")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        assert "Key Storage through Rundeck's API" in shown(app, "#rundeck-line")
+        assert "create the password at keys/aws/secret-key" in shown(app, "#key-storage")
+        assert "framework.properties" in shown(app, "#review-status")
+        await pilot.press("ctrl+a")
+        await settle(app, pilot)
+        assert app.state.result is not None and app.state.result.ok, app.state.result
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DoneScreen)
+        assert "Restart rundeckd" in shown(app, "#notes")
+        assert not app.screen.query("#aclpolicy")  # no project: the note says where instead
+    assert standin.read_password("keys/aws/secret-key") == SECRET.encode()
+    values = java_properties(rundeck_base / "etc" / "framework.properties")
+    assert values["aws.access_key"] == KEY_ID
+    assert not any("/config" in r.path for r in standin.requests)

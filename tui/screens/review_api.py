@@ -23,9 +23,9 @@ def connection_line(plan: SetupPlan) -> Text:
     link = plan.rundeck
     if isinstance(link, RundeckLink):
         info = link.info
-        what = "configuration" if plan.api_config is not None else "Key Storage"
+        what = "Configuration" if plan.api_config is not None else "Key Storage"
         return Text.assemble(
-            (f"{what.capitalize()} through Rundeck's API ", "bold"),
+            (f"{what} through Rundeck's API ", "bold"),
             f"(Rundeck {info.rundeck_version}, API {info.api_version}) at {link.url.url}",
         )
     if isinstance(link, Offline):
