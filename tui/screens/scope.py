@@ -108,6 +108,10 @@ class ScopeScreen(WizardStep):
         if self.state.project in projects:
             option_list.highlighted = projects.index(self.state.project)
         self.query_one("#projects-label", Label).update(self.projects_label(projects))
+        where = (
+            "its configuration in Rundeck" if self.state.rundeck_projects else "project.properties"
+        )
+        self.query_one("#scope-project", ChoiceButton).label = f"One project ({where})"
         self.refresh_scope()
 
     def actions(self) -> ComposeResult:
