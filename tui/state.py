@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from tui.core.aws import CallerIdentity
     from tui.core.detect import Detection
     from tui.core.iam.simulate import PolicyCheck
+    from tui.core.rundeck_link import Connection, RundeckLink
     from tui.core.secret import Secret
     from tui.core.setup import ApplyResult, SetupPlan
 
@@ -56,6 +57,19 @@ class WizardState:
     plugins: tuple[str, ...] = ()  # catalog ids of the Rundeck AWS plugins that will be used
     policy_check: PolicyCheck | None = None
     aws_changed: bool = False  # Set it up for me created or changed something in AWS
+    # Rundeck's API: a verified RundeckLink, Offline (chosen, or nothing answered), or None
+    # (not connected: the files, as offline). The token only ever as a Secret.
+    rundeck: Connection | None = None
+    rundeck_token: Secret | None = field(default=None, repr=False)
+    rundeck_projects: tuple[str, ...] | None = None  # the API's project list when connected
+    replace_key: bool = False  # the admin said yes to replacing a key Key Storage holds
+
+    @property
+    def rundeck_link(self) -> RundeckLink | None:
+        """The verified connection to Rundeck's API, if any."""
+        from tui.core.rundeck_link import RundeckLink
+
+        return self.rundeck if isinstance(self.rundeck, RundeckLink) else None
 
     @property
     def role_detected(self) -> bool:
