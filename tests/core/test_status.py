@@ -217,8 +217,11 @@ def test_two_methods_and_system_project_conflicts(rundeck: Rundeck) -> None:
 
 def _role_setup(rundeck: Rundeck) -> None:
     answers = Answers(method=Method.EC2, scope=Scope.SYSTEM, region="us-east-1")
-    plan = plan_setup(rundeck.install, answers, keystore=None, clock=now)
-    assert apply_setup(plan, keystore=None, secret=None, clock=now).ok
+    # A clean move to the role: the access key's secret goes too (else status lists it).
+    plan = plan_setup(
+        rundeck.install, answers, keystore=rundeck.keystore, clock=now, remove_old_secret=True
+    )
+    assert apply_setup(plan, keystore=rundeck.keystore, secret=None, clock=now).ok
 
 
 def test_role_still_detected(rundeck: Rundeck, imds_env: MotoServer) -> None:
