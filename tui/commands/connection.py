@@ -46,7 +46,6 @@ def open_connection(options: argparse.Namespace, services: Services) -> Connecti
     token = token_from_environment()
     if getattr(options, "token_file", None):
         token = read_token_file(Path(options.token_file))
-    keystore = _keystore(services) if not getattr(options, "offline", False) else None
     request = ConnectionRequest(
         url=getattr(options, "url", None),
         token=token,
@@ -54,9 +53,9 @@ def open_connection(options: argparse.Namespace, services: Services) -> Connecti
         offline=getattr(options, "offline", False),
         rdeck_base=services.rdeck_base,
     )
-    connection = connect(request, keystore=keystore)
+    connection = connect(request, keystore_factory=lambda: _keystore(services))
     if isinstance(connection, RundeckLink) and token is not None:
-        remember_token(connection, token, keystore)
+        remember_token(connection, token, _keystore(services))
     return connection
 
 

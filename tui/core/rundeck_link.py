@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tui.core.errors import UsageProblem
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.rundeck_api import (
+    CONNECT_BUDGET_SECONDS,
     NotRundeck,
     RundeckApiError,
     RundeckClient,
@@ -28,6 +30,7 @@ from tui.core.rundeck_api import (
     RundeckUrl,
     SystemInfo,
     discover_base_url,
+    negotiate_version,
 )
 from tui.core.secret import Secret
 
@@ -119,11 +122,16 @@ def read_token_file(path: Path) -> Secret:
 def connect(
     request: ConnectionRequest,
     *,
-    keystore: KeyStore | None,
+    keystore: KeyStore | None = None,
+    keystore_factory: Callable[[], KeyStore | None] | None = None,
     env: Mapping[str, str] | None = None,
     root: Path = Path("/"),
 ) -> Connection:
     """Reach Rundeck's API as ``request`` says, or say why this run is offline.
+
+    The token-less version probe comes first, so a host where nothing answers never touches
+    the keyring; only then is a token looked up there (``keystore``, or one made by
+    ``keystore_factory``) when none was given.
 
     Raises RundeckApiError for an explicit URL that does not answer, a token that is
     refused, an unsupported version or a TLS failure; UsageProblem for a Rundeck that
@@ -132,32 +140,47 @@ def connect(
     if request.offline:
         return Offline("--offline was given: Rundeck's API is not used.")
     url = discover_base_url(request.url, env=env, rdeck_base=request.rdeck_base, root=root)
-    token, source = request.token, "given"
-    if token is None and keystore is not None:
-        try:
-            token = keystore.get(token_key_path(url.url))
-            source = "keyring"
-        except KeyStoreError:
-            token = None
-    client = RundeckClient(url.url, token, ca_file=request.ca_file)
+    deadline = time.monotonic() + CONNECT_BUDGET_SECONDS  # the checks, in all
+    probe = RundeckClient(url.url, None, ca_file=request.ca_file)
     try:
-        if token is None:
-            client.probe_version()
-            client.close()
-            raise UsageProblem(
-                f"Rundeck answers at {url.url} ({url.describe()}), and no API token was given: "
-                f"set {TOKEN_ENV}, pass --token-file FILE, or --offline to write files only."
-            )
-        info = client.connect()
+        server_max = probe.probe_version()
     except (RundeckUnreachable, RundeckTimeout, NotRundeck) as problem:
-        client.close()
         if url.explicit:
             raise
         return Offline(f"Nothing answered as Rundeck at {url.url} ({url.describe()}): {problem}")
+    finally:
+        probe.close()
+    token, source = request.token, "given"
+    if token is None:
+        store = keystore if keystore is not None else (keystore_factory or _none)()
+        token, source = _stored_token(store, url.url), "keyring"
+    if token is None:
+        raise UsageProblem(
+            f"Rundeck answers at {url.url} ({url.describe()}), and no API token was given: "
+            f"set {TOKEN_ENV}, pass --token-file FILE, or --offline to write files only."
+        )
+    client = RundeckClient(
+        url.url, token, ca_file=request.ca_file, api_version=negotiate_version(server_max)
+    )
+    try:
+        info = client.system_info(timeout=max(0.1, deadline - time.monotonic()))
     except RundeckApiError:
         client.close()
         raise
     return RundeckLink(client, url, info, source)
+
+
+def _none() -> KeyStore | None:
+    return None
+
+
+def _stored_token(keystore: KeyStore | None, base_url: str) -> Secret | None:
+    if keystore is None:
+        return None
+    try:
+        return keystore.get(token_key_path(base_url))
+    except KeyStoreError:
+        return None
 
 
 def remember_token(link: RundeckLink, token: Secret, keystore: KeyStore | None) -> bool:
