@@ -234,6 +234,19 @@ class StatusScreen(WizardStep):
                 severity="warning",
             )
             return
+        if entry.secret_present is None:
+            # Status could not read the secret: the rotation would stop at its first step.
+            why = next(
+                (p.message for p in entry.problems if p.code.startswith("keyring")),
+                "the keyring could not be read",
+            )
+            self.notify(
+                "Rotate needs the current key's secret from the keyring, which could not be "
+                f"read: {why.splitlines()[0]} Fix the keyring first (see the status above).",
+                severity="warning",
+                timeout=10,
+            )
+            return
         self.app.push_screen(RotateScreen(entry.scope, entry.project), self.closed_rotation)
 
     @on(Button.Pressed, "#paste-key")
