@@ -199,7 +199,12 @@ class RotationView(WizardStep):
         self.show_outcome(cast("RotationResult", message.result))
 
     def show_outcome(self, result: RotationResult) -> None:
+        from tui.core.steps import StepStatus
+
         self.result = result
+        for name, step in self.steps.items():
+            if not step.status.finished:  # the run ended before this step did
+                self.steps[name] = step.to(StepStatus.SKIPPED, f"not finished ({step.detail})")
         told = "\n".join([result.error or "", *result.warnings])
         steps = self.query_one("#rotate-steps", Static)
         steps.update(steps_table(self.steps.values(), told_below=told))

@@ -113,6 +113,9 @@ class Run:
         self.changed = False
         self.removed_spare: str | None = None
         self.clients: dict[tuple[str, str, Secret], Any] = {}
+        # Each key path this run read: True (a secret), False (none), None (unreadable).
+        self.read_paths: dict[str, bool | None] = {}
+        self.verified: set[str] = set()  # access key ids STS accepted during this run
 
     def execute(
         self, body: Callable[[], None], on_error: Callable[[RotationError], None]
@@ -150,11 +153,24 @@ class Run:
             iam = f"the inactive key {self.removed_spare} was deleted; otherwise unchanged"
         self.result.state = FinalState(
             iam=iam,
-            keyring=f"unchanged: {self.target.key_path} holds the secret of "
-            f"{self.target.access_key_id}",
+            keyring=f"unchanged: {self.keyring_seen()}",
             files=f"unchanged: {self.target.properties_file}",
         )
         return self.stop("refused", kind, message)
+
+    def keyring_seen(self) -> str:
+        """What this run found at the target's key path: only what it actually read."""
+        path = self.target.key_path
+        if path not in self.read_paths:
+            return f"nothing was written to {path} (not read)"
+        found = self.read_paths[path]
+        if found is None:
+            return f"{path} could not be read"
+        if not found:
+            return f"no secret is stored at {path}"
+        if self.target.access_key_id in self.verified:
+            return f"{path} holds the secret of {self.target.access_key_id} (STS accepted it)"
+        return f"{path} holds a secret, not checked with AWS"
 
     def unexpected(self, error: RotationError) -> None:
         """A failure outside the planned ones: refused if nothing changed yet, else failed."""
@@ -290,8 +306,11 @@ class Run:
             return identity_of(self.client("sts", access_key_id, secret).get_caller_identity())
 
         if patient:
-            return self.patiently("GetCallerIdentity", ask)
-        return self.call("GetCallerIdentity", ask)
+            identity = self.patiently("GetCallerIdentity", ask)
+        else:
+            identity = self.call("GetCallerIdentity", ask)
+        self.verified.add(access_key_id)
+        return identity
 
     def list_keys(self, iam: Any, *, patient: bool = False) -> list[dict[str, Any]]:
         def ask() -> list[dict[str, Any]]:
@@ -323,9 +342,12 @@ class Run:
 
     def keyring_get(self, path: str) -> Secret | None:
         try:
-            return self.keystore.get(path)
+            secret = self.keystore.get(path)
         except KeyStoreError as error:
+            self.read_paths[path] = None
             raise RotationError(str(error), ErrorKind.KEYRING) from None
+        self.read_paths[path] = secret is not None
+        return secret
 
     def forget_previous(self) -> None:
         try:
