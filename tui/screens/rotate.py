@@ -186,8 +186,17 @@ class RotationView(WizardStep):
 
         self.app.push_screen(ConfirmScreen(message.question, yes="Delete it", no="Stop"), answered)
 
+    def accepts_progress(self) -> bool:
+        """Whether the worker's steps and result are still shown (a screen may stop waiting)."""
+        return True
+
+    def run_ended(self) -> None:
+        """Called when the worker's result arrives, before it is shown."""
+
     @on(RotationProgress)
     def show_step(self, message: RotationProgress) -> None:
+        if not self.accepts_progress():
+            return
         step = cast("Step", message.step)
         # One line per step name: "running" turns into its result in place.
         self.steps[step.name] = step
@@ -195,7 +204,10 @@ class RotationView(WizardStep):
 
     @on(RotationFinished)
     def rotation_finished(self, message: RotationFinished) -> None:
+        if not self.accepts_progress():
+            return
         self.running = False
+        self.run_ended()
         self.show_outcome(cast("RotationResult", message.result))
 
     def show_outcome(self, result: RotationResult) -> None:

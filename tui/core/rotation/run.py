@@ -71,6 +71,9 @@ class RunSettings(TypedDict, total=False):
     monotonic: Callable[[], float]
     allow_insecure: bool  # store the secret even in a plaintext keyring backend
     keep_backups: int  # how many backups of the properties file to keep (the newest)
+    # Asked once, just before the first change; False stops the run with nothing changed
+    # (a cancel from the screen, answered atomically so the screen knows which side won).
+    before_changes: Callable[[], bool] | None
 
 
 class Stop(ToolError):
@@ -96,8 +99,10 @@ class Run:
         monotonic: Callable[[], float] = time.monotonic,
         allow_insecure: bool = False,
         keep_backups: int = DEFAULT_KEEP_BACKUPS,
+        before_changes: Callable[[], bool] | None = None,
     ) -> None:
         self.target = target
+        self.before_changes = before_changes
         self.keystore = keystore
         self.clock = clock
         self.factory = client_factory or aws.client
@@ -171,6 +176,11 @@ class Run:
         if self.target.access_key_id in self.verified:
             return f"{path} holds the secret of {self.target.access_key_id} (STS accepted it)"
         return f"{path} holds a secret, not checked with AWS"
+
+    def begin_changes(self) -> None:
+        """Stop here, with nothing changed, when the caller no longer wants the run."""
+        if self.before_changes is not None and not self.before_changes():
+            raise self.refuse("Cancelled before anything was changed.", ErrorKind.USAGE)
 
     def unexpected(self, error: RotationError) -> None:
         """A failure outside the planned ones: refused if nothing changed yet, else failed."""
