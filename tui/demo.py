@@ -82,10 +82,19 @@ def make_rundeck_layout(root: Path) -> Path:
 class DemoSandbox:
     """Owns the sandbox folder, the moto server (started on first use) and the keyring."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = root or Path(tempfile.mkdtemp(prefix="pa-aws-setup-demo-"))
-        self.rdeck_base = make_rundeck_layout(self.root)
-        self.keyring = SandboxKeyring()
+    def __init__(self, root: Path | None = None, *, reopen: bool = False) -> None:
+        """A fresh sandbox in ``root`` (a new temporary folder by default), or, with
+        ``reopen``, the sandbox an earlier demo left there (see tui.demo_reopen)."""
+        from tui.demo_reopen import KEYRING_FILE, FileSandboxKeyring, check_sandbox, mark_sandbox
+
+        if reopen and root is not None:
+            self.root = check_sandbox(root)
+            self.rdeck_base = self.root / "rundeck"
+        else:
+            self.root = root or Path(tempfile.mkdtemp(prefix="pa-aws-setup-demo-"))
+            self.rdeck_base = make_rundeck_layout(self.root)
+            mark_sandbox(self.root)
+        self.keyring: SandboxKeyring = FileSandboxKeyring(self.root / KEYRING_FILE)
         self._server: Any = None
         self.url: str | None = None
 
