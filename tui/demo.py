@@ -115,13 +115,22 @@ class DemoSandbox:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        self.start_metadata()
         os.environ.update(self.aws_environment())
         return self.url
 
+    def start_metadata(self) -> None:
+        """The instance's metadata service, serving credentials of its role (tui.demo_imds)."""
+        from tui.demo_imds import RoleMetadataServer
+
+        assert self.url is not None
+        self._metadata = RoleMetadataServer(self.url)
+
     def aws_environment(self) -> dict[str, str]:
         assert self.url is not None
+        metadata = getattr(self, "_metadata", None)
         return {
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.url + "/",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": (metadata.url if metadata else self.url) + "/",
             "AWS_ENDPOINT_URL": self.url,
             "AWS_DEFAULT_REGION": "us-east-1",
         }
@@ -137,6 +146,10 @@ class DemoSandbox:
         return env
 
     def stop(self) -> None:
+        metadata = getattr(self, "_metadata", None)
+        if metadata is not None:
+            metadata.stop()
+            self._metadata = None
         if self._server is not None:
             self._server.stop()
             self._server = None

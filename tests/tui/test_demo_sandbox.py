@@ -71,3 +71,23 @@ def test_a_folder_that_is_not_a_sandbox_is_refused_and_left_alone(
     assert "is not a pa-aws-setup demo sandbox" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in rundeck_base.rglob("*") if p.is_file()} == before
     assert not (rundeck_base.parent / KEYRING_FILE).exists()
+
+
+def test_the_demo_identity_is_the_detected_instance_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.core.detect import detect_environment
+
+    for name in ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
+        monkeypatch.setenv(name, "")  # start_aws sets them; put back afterwards
+    sandbox = DemoSandbox(tmp_path / "demo")
+    try:
+        sandbox.start_aws()
+        detection = detect_environment(sandbox.detection_environment(), on_progress=None)
+    finally:
+        sandbox.stop()
+    role = detection.ec2.role_name
+    assert detection.ec2.detected and role
+    assert detection.identity.source == "iam-role"
+    assert f":assumed-role/{role}/{detection.ec2.instance_id}" in detection.identity.arn
+    assert "user/moto" not in detection.identity.arn
