@@ -7,6 +7,7 @@ know and answers as ``user/moto``; beside a detected instance role that reads as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.error
@@ -63,10 +64,8 @@ def role_credentials(moto_url: str) -> tuple[str, dict[str, str]]:
     role = _ask_moto(moto_url, CREDENTIALS_PATH).strip().splitlines()[0]
     instance = _ask_moto(moto_url, "/latest/meta-data/instance-id").strip()
     iam = _moto_client(moto_url, "iam")
-    try:
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=EC2_TRUST)
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
     assumed = _moto_client(moto_url, "sts").assume_role(
         RoleArn=f"arn:aws:iam::{DEMO_ACCOUNT}:role/{role}", RoleSessionName=instance
     )["Credentials"]
@@ -99,7 +98,7 @@ class RoleMetadataServer:
         target = moto_url.rstrip("/")
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+            def log_message(self, format: str, *args: Any) -> None:
                 """Silent: the wizard owns the terminal."""
 
             def relay(self, method: str) -> None:
@@ -127,10 +126,10 @@ class RoleMetadataServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 self.relay("GET")
 
-            def do_PUT(self) -> None:  # noqa: N802 - http.server's name
+            def do_PUT(self) -> None:
                 self.relay("PUT")
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
