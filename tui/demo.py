@@ -124,7 +124,7 @@ class DemoSandbox:
         from tui.demo_imds import RoleMetadataServer
 
         assert self.url is not None
-        self._metadata = RoleMetadataServer(self.url)
+        self._metadata: RoleMetadataServer | None = RoleMetadataServer(self.url)
 
     def aws_environment(self) -> dict[str, str]:
         assert self.url is not None
