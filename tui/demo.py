@@ -116,6 +116,7 @@ class DemoSandbox:
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
         self.start_metadata()
+        self.remember_keys()
         os.environ.update(self.aws_environment())
         return self.url
 
@@ -125,6 +126,13 @@ class DemoSandbox:
 
         assert self.url is not None
         self._metadata: RoleMetadataServer | None = RoleMetadataServer(self.url)
+
+    def remember_keys(self) -> None:
+        """moto forgot the sandbox's access keys at the last exit: make them again."""
+        from tui.demo_iam import configured_keys, seed_keys
+
+        assert self.url is not None
+        seed_keys(self.url, configured_keys(self.rdeck_base, self.keyring))
 
     def aws_environment(self) -> dict[str, str]:
         assert self.url is not None

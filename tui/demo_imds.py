@@ -31,7 +31,7 @@ EC2_TRUST = json.dumps(
 )
 
 
-def _moto_client(moto_url: str, service: str) -> Any:
+def moto_client(moto_url: str, service: str) -> Any:
     import boto3
 
     make_client: Any = boto3.client  # typed per literal service name; ours is any name
@@ -64,10 +64,10 @@ def role_credentials(moto_url: str) -> tuple[str, dict[str, str]]:
     STS AssumeRole, in the metadata service's JSON shape."""
     role = _ask_moto(moto_url, CREDENTIALS_PATH).strip().splitlines()[0]
     instance = _ask_moto(moto_url, "/latest/meta-data/instance-id").strip()
-    iam = _moto_client(moto_url, "iam")
+    iam = moto_client(moto_url, "iam")
     with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=EC2_TRUST)
-    assumed = _moto_client(moto_url, "sts").assume_role(
+    assumed = moto_client(moto_url, "sts").assume_role(
         RoleArn=f"arn:aws:iam::{DEMO_ACCOUNT}:role/{role}", RoleSessionName=instance
     )["Credentials"]
     return role, {

@@ -31,6 +31,12 @@ def demo_services(sandbox: DemoSandbox | None = None) -> tuple[Services, DemoSan
         sandbox.start_aws()
         return caller_identity(access_key_id=access_key_id, secret=secret, region=region)
 
+    def aws_client(service, **credentials):  # type: ignore[no-untyped-def]
+        from tui.core import aws
+
+        sandbox.start_aws()  # Status may be first (a reopened sandbox): AWS is the sandbox's
+        return aws.client(service, **credentials)
+
     services = Services(
         detect=detect,
         install=install,
@@ -39,5 +45,6 @@ def demo_services(sandbox: DemoSandbox | None = None) -> tuple[Services, DemoSan
         clock=now,
         rdeck_base=str(sandbox.rdeck_base),
         demo_root=sandbox.root,
+        aws_client=aws_client,
     )
     return services, sandbox

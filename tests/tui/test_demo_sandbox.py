@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.tui.test_flows import KEY_ID, SECRET, settle
+from tests.tui.test_rotate_screen import finish, until
 from tests.tui.test_status_screen import KEY_PATH, set_up_ops
 from tui.app import WizardApp
 from tui.cli import main
@@ -17,6 +18,7 @@ from tui.core.keystore import KeyStore
 from tui.demo import DemoSandbox
 from tui.demo_reopen import KEYRING_FILE, exit_lines, reopen_command
 from tui.demo_services import demo_services
+from tui.screens.rotate import RotateScreen
 from tui.screens.status import StatusScreen
 
 
@@ -24,9 +26,18 @@ def demo_keystore(sandbox: DemoSandbox) -> KeyStore:
     return KeyStore(sandbox.keyring, assume_security="secure")
 
 
-async def test_a_reopened_sandbox_opens_on_status_with_its_secret(
-    aws_env: Any, tmp_path: Path
+def keep_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox points this process's AWS calls at its moto; put them back afterwards."""
+    for name in ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
+        monkeypatch.setenv(name, "")
+
+
+async def test_a_reopened_sandbox_opens_on_status_and_rotates(
+    aws_env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    keep_environment(monkeypatch)
+    for service in ("STS", "IAM"):  # the sandbox's own moto, not the suite's
+        monkeypatch.delenv(f"AWS_ENDPOINT_URL_{service}")
     first = DemoSandbox(tmp_path / "demo")
     set_up_ops(first.rdeck_base, demo_keystore(first))
     keyring_file = first.root / KEYRING_FILE
@@ -47,6 +58,18 @@ async def test_a_reopened_sandbox_opens_on_status_with_its_secret(
         assert entry is not None and entry.project == "ops"
         assert entry.secret_present is True
         assert entry.access_key_id == KEY_ID
+        # The sandbox's AWS knows the key again (moto forgot it at exit): IAM answers.
+        await until(pilot, lambda: status.selected_entry().iam is not None, "IAM's answer")  # type: ignore[union-attr]
+        iam = status.selected_entry().iam  # type: ignore[union-attr]
+        assert iam is not None and iam.error is None and iam.iam_user == "rundeck-demo-ops"
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, RotateScreen), "Rotate")
+        await pilot.press("enter")
+        screen = await finish(app, pilot)
+        assert screen.result is not None and screen.result.outcome == "rotated", screen.result
+    again.stop()
+    rotated = demo_keystore(DemoSandbox(first.root, reopen=True)).get(KEY_PATH)
+    assert rotated is not None and rotated.reveal() != SECRET  # the new secret, kept in the file
 
 
 def test_the_exit_says_how_to_reopen_the_sandbox(tmp_path: Path) -> None:
@@ -78,8 +101,7 @@ def test_the_demo_identity_is_the_detected_instance_role(
 ) -> None:
     from tui.core.detect import detect_environment
 
-    for name in ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
-        monkeypatch.setenv(name, "")  # start_aws sets them; put back afterwards
+    keep_environment(monkeypatch)
     sandbox = DemoSandbox(tmp_path / "demo")
     try:
         sandbox.start_aws()
