@@ -45,6 +45,8 @@ def check_sandbox(root: Path) -> Path:
 class FileSandboxKeyring(SandboxKeyring):
     """The demo keyring, kept in a JSON file inside the sandbox (readable by its owner only)."""
 
+    name = "demo keyring file"  # what Status shows as the backend
+
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
@@ -82,7 +84,8 @@ def exit_lines(root: Path, rdeck_base: Path) -> list[str]:
     return [
         f"DEMO sandbox kept for you to look at: {root}",
         f"  Rundeck base: {rdeck_base}",
-        f"  Demo keyring: {root / KEYRING_FILE} (a plain file: this is a sandbox with "
-        "throwaway secrets)",
-        f"  Reopen it (Status, Rotate, Paste a new key, Remove): {reopen_command(root)}",
+        f"  Demo keyring: {root / KEYRING_FILE}",
+        "    (a plain file: this is a sandbox with throwaway secrets)",
+        "Reopen it (Status, Rotate, Paste a new key, Remove) with:",
+        f"  {reopen_command(root)}",
     ]

@@ -271,6 +271,7 @@ class ManualRotateScreen(RotationView):
         self.query_one("#manual-form").display = False
         self.workers.cancel_group(self, "verify")
         self.verifying = False
+        self.query_one("#verify-result").display = False  # an earlier answer; the switch asks again
         gate = self.gate = SwitchGate(self.wait_clock)
         self.switch_target = target
         self.deadline = self.wait_clock.monotonic() + SWITCH_WAIT_SECONDS
