@@ -236,13 +236,9 @@ class StatusScreen(WizardStep):
             return
         if entry.secret_present is None:
             # Status could not read the secret: the rotation would stop at its first step.
-            why = next(
-                (p.message for p in entry.problems if p.code.startswith("keyring")),
-                "the keyring could not be read",
-            )
             self.notify(
-                "Rotate needs the current key's secret from the keyring, which could not be "
-                f"read: {why.splitlines()[0]} Fix the keyring first (see the status above).",
+                "Rotate needs the current key's secret, and the keyring could not be read "
+                "(the status above says why). Fix the keyring first.",
                 severity="warning",
                 timeout=10,
             )
