@@ -27,6 +27,10 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test,demo,dev]'
 
+# The import contracts in pyproject.toml (the core imports no UI and no other tui package; the
+# commands import nothing of the wizard) are checked before the suite; a broken one fails the run.
+.venv/bin/lint-imports
+
 run_suite() {
   .venv/bin/python -m pytest -q -p no:randomly "$@"
 }

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.screen import Screen
 
 from tui.core.rundeck import RundeckError, RundeckInstall
-from tui.messages import ProvisionFinished
+from tui.messages import InstallFound, ProvisionFinished
 from tui.services import Services
 from tui.state import WizardState
 
@@ -45,6 +46,7 @@ class WizardApp(App[int]):
         self._crash_errors: list[BaseException] = []
         self._install: RundeckInstall | None = None
         self._install_error: str | None = None
+        self._install_lock = threading.Lock()
 
     def get_driver_class(self) -> type[Driver]:
         """On a Linux or macOS terminal, a driver that sends only the cells a frame changes:
@@ -59,26 +61,40 @@ class WizardApp(App[int]):
 
     def get_default_screen(self) -> Screen[object]:
         """The first step is the app's own screen, not one pushed over a blank default: one
-        screen fewer to build before the first frame. Status when a setup exists."""
-        from tui.core.rundeck import has_existing_setup
-
-        install, _ = self.rundeck_install()
-        if install is not None and has_existing_setup(install):
-            from tui.screens.status import StatusScreen
-
-            return StatusScreen()
+        screen fewer to build before the first frame. Nothing is read here: a worker looks
+        the install up and opens Status over it when a setup exists."""
         from tui.screens.detect import DetectScreen
 
         return DetectScreen()
 
+    def on_mount(self) -> None:
+        self.find_install()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="install")
+    def find_install(self) -> None:
+        """Install discovery and the existing-setup check, off the UI thread."""
+        from tui.core.rundeck import has_existing_setup
+
+        install, _ = self.rundeck_install()
+        self.post_message(InstallFound(install is not None and has_existing_setup(install)))
+
+    @on(InstallFound)
+    def install_found(self, message: InstallFound) -> None:
+        if message.has_setup and len(self.screen_stack) == 1:
+            from tui.screens.status import StatusScreen
+
+            self.push_screen(StatusScreen())
+
     def rundeck_install(self) -> tuple[RundeckInstall | None, str | None]:
-        """The Rundeck install (found once), or why there is none."""
-        if self._install is None and self._install_error is None:
-            try:
-                self._install = self.services.install()
-            except (RundeckError, OSError) as error:
-                self._install_error = str(error)
-        return self._install, self._install_error
+        """The Rundeck install (found once, by ``find_install``'s worker), or why there is
+        none; a lock makes a second caller wait for the first lookup instead of repeating it."""
+        with self._install_lock:
+            if self._install is None and self._install_error is None:
+                try:
+                    self._install = self.services.install()
+                except (RundeckError, OSError) as error:
+                    self._install_error = str(error)
+            return self._install, self._install_error
 
     def use_rundeck_install(self, install: RundeckInstall) -> None:
         """From now on the flow uses ``install`` (a base folder the admin typed)."""
@@ -151,3 +167,10 @@ class WizardApp(App[int]):
             sys.stderr.write(self.crash_report())
             self._crash_errors.clear()
         super()._print_error_renderables()
+
+
+if TYPE_CHECKING:
+    from tui.screens.base import Wizard
+
+    # The screens see the app through this protocol; mypy proves the app fulfils it.
+    _WIZARD_APP_IS_A_WIZARD: type[Wizard] = WizardApp

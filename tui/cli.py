@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -25,6 +24,7 @@ from tui.core.exit_codes import (  # re-exported: the codes' one home is tui.cor
     EXIT_VERIFY,
 )
 from tui.core.redact import HIDDEN, redact_text
+from tui.core.validate import SECRET_ACCESS_KEY
 
 __all__ = [
     "EXIT_AWS",
@@ -42,7 +42,6 @@ __all__ = [
 
 # Options people try for the secret; each is refused without echoing what followed it.
 SECRET_OPTIONS = ("--secret", "--secret-key", "--secret-access-key", "--aws-secret-access-key")
-SECRET_SHAPED = re.compile(r"[A-Za-z0-9/+]{40}")
 
 EPILOG_MAIN = """\
 examples:
@@ -90,7 +89,7 @@ class SafeArgumentParser(argparse.ArgumentParser):
     """
 
     def error(self, message: str) -> NoReturn:
-        message = redact_text(SECRET_SHAPED.sub(HIDDEN, message))
+        message = redact_text(SECRET_ACCESS_KEY.sub(HIDDEN, message))
         raise UsageError(message, prog=self.prog, usage=self.format_usage())
 
 
@@ -387,6 +386,7 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
     add_install_option(rotate)
     add_keyring_option(rotate)
     add_backup_option(rotate)
+    add_connection_options(rotate)
     old = rotate.add_mutually_exclusive_group()
     old.add_argument("--delete-old", action="store_true", help="delete the old key at the end")
     old.add_argument("--keep-old", action="store_true", help="keep the old key, inactive")
@@ -424,6 +424,25 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
     from tui.commands.provision import add_provision_parsers
 
     add_provision_parsers(commands)
+    remove = commands.add_parser(
+        "remove",
+        help="remove one scope's AWS setup (settings, record, secret)",
+        description="Remove the AWS settings of one scope, with a diff first: through Rundeck's "
+        "API for a project it serves, else the properties file, its record and the keyring copy.",
+        epilog="examples:\n  pa-aws-setup remove --project ops --yes\n"
+        "  pa-aws-setup remove --project billing --delete-key --yes --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_scope_options(remove)
+    add_install_option(remove)
+    remove.add_argument(
+        "--delete-key",
+        action="store_true",
+        help="also delete the secret from Rundeck Key Storage (cannot be undone)",
+    )
+    remove.add_argument("--yes", "-y", action="store_true", help="remove without asking")
+    remove.add_argument("--json", action="store_true", help="machine-readable output")
+    add_connection_options(remove)
     return parser
 
 
@@ -473,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = parser.parse_args(arguments)
     except UsageError as problem:
         return report_usage_error(parser, arguments, problem)
-    if options.command in ("status", "apply", "rotate"):
+    if options.command in ("status", "apply", "rotate", "remove"):
         from tui.services import real_services
 
         services = real_services(
@@ -495,6 +514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.commands.rotate import run_rotate
 
         return run_rotate(options, services)
+    if options.command == "remove":
+        from tui.commands.remove import run_remove
+
+        return run_remove(options, services)
     if options.command == "policy":
         from tui.commands.policy import run_policy
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,15 @@ WEB_PROJECT_PROPERTIES = """\
 project.name=web
 project.description=Web fleet deployments
 """
+
+
+DEMO_TOKEN = "demo-admin-token-4c1d2e9f7a3b"  # the sandbox Rundeck's admin token, nothing else
+# Projects Rundeck keeps in its database only (no project.properties on disk): since 3.4 every
+# project lives there; ops and web also have a (stale) file on disk.
+DATABASE_PROJECTS = {
+    "billing": {"project.name": "billing", "project.description": "Invoices and payments"},
+    "ops-db": {"project.name": "ops-db", "project.description": "Database maintenance"},
+}
 
 
 class SandboxKeyring(keyring.backend.KeyringBackend):
@@ -97,9 +107,47 @@ class DemoSandbox:
         self.keyring: SandboxKeyring = FileSandboxKeyring(self.root / KEYRING_FILE)
         self._server: Any = None
         self.url: str | None = None
+        self._aws_lock = threading.Lock()
+        self.rundeck: Any = None
+        self.rundeck_url: str | None = None
+
+    def start_rundeck(self) -> str:
+        """Start the Rundeck API stand-in on loopback (once), with the four projects and an
+        admin token kept in the sandbox keyring under its URL, as a run that verified it would;
+        the install's rundeck-config.properties points grails.serverURL at it."""
+        if self.rundeck_url is not None:
+            return self.rundeck_url
+        from tui.core.keystore import KeyStore
+        from tui.core.properties import load_properties
+        from tui.core.rundeck_link import token_key_path
+        from tui.core.secret import Secret
+        from tui.standins.rundeck_api import RundeckStandIn
+        from tui.standins.rundeck_state import StandInToken
+
+        projects: dict[str, dict[str, str]] = {
+            "ops": load_properties(OPS_PROJECT_PROPERTIES),
+            "web": load_properties(WEB_PROJECT_PROPERTIES),
+        }
+        projects.update({name: dict(config) for name, config in DATABASE_PROJECTS.items()})
+        self.rundeck = RundeckStandIn(projects=projects, tokens=[StandInToken.admin(DEMO_TOKEN)])
+        self.rundeck.start()
+        self.rundeck_url = str(self.rundeck.url).rstrip("/")
+        config = self.rdeck_base / "server" / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "rundeck-config.properties").write_text(
+            f"# rundeck-config.properties (DEMO sandbox)\ngrails.serverURL={self.rundeck_url}\n",
+            encoding="latin-1",
+        )
+        store = KeyStore(self.keyring, assume_security="secure")
+        store.put(token_key_path(self.rundeck_url), Secret(DEMO_TOKEN))
+        return self.rundeck_url
 
     def start_aws(self) -> str:
         """Start moto's server on loopback (once) and point this process's AWS calls at it."""
+        with self._aws_lock:  # workers ask at once: the second waits until AWS is ready
+            return self._start_aws()
+
+    def _start_aws(self) -> str:
         if self.url is not None:
             return self.url
         try:
@@ -158,6 +206,9 @@ class DemoSandbox:
         if metadata is not None:
             metadata.stop()
             self._metadata = None
+        if self.rundeck is not None:
+            self.rundeck.stop()
+            self.rundeck = None
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tui.demo import DemoSandbox
-from tui.services import ProgressCallback, Services, now
+from tui.services import ProgressCallback, Services, connect_with_keyring, now
 
 
 def demo_services(sandbox: DemoSandbox | None = None) -> tuple[Services, DemoSandbox]:
@@ -37,6 +37,16 @@ def demo_services(sandbox: DemoSandbox | None = None) -> tuple[Services, DemoSan
         sandbox.start_aws()  # Status may be first (a reopened sandbox): AWS is the sandbox's
         return aws.client(service, **credentials)
 
+    def rundeck_url():  # type: ignore[no-untyped-def]
+        from tui.core.rundeck_api import discover_base_url
+
+        sandbox.start_rundeck()
+        return discover_base_url(rdeck_base=sandbox.rdeck_base, env={})
+
+    def rundeck(request):  # type: ignore[no-untyped-def]
+        sandbox.start_rundeck()
+        return connect_with_keyring(request, keystore, env={})
+
     services = Services(
         detect=detect,
         install=install,
@@ -46,5 +56,7 @@ def demo_services(sandbox: DemoSandbox | None = None) -> tuple[Services, DemoSan
         rdeck_base=str(sandbox.rdeck_base),
         demo_root=sandbox.root,
         aws_client=aws_client,
+        rundeck_url=rundeck_url,
+        rundeck=rundeck,
     )
     return services, sandbox

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
@@ -12,8 +12,10 @@ if TYPE_CHECKING:
     from tui.core.aws import AwsError, CallerIdentity
     from tui.core.detect import Detection, ProbeUpdate
     from tui.core.iam.simulate import PolicyCheck
+    from tui.core.rotation import RotationResult
     from tui.core.secret import Secret
     from tui.core.setup import ApplyResult, RemovalPlan, SetupPlan
+    from tui.core.status import InstallStatus
     from tui.core.steps import Step
 
 
@@ -76,19 +78,25 @@ class RegionsLoaded(Message):
 class StatusReady(Message):
     """The current setup; ``with_aws`` says whether IAM was asked (key age, last use)."""
 
-    status: object | None
+    status: InstallStatus | None
     error: str | None
     with_aws: bool
 
 
 @dataclass
 class RotationProgress(Message):
-    step: object
+    step: Step
 
 
 @dataclass
 class RotationFinished(Message):
-    result: object
+    result: RotationResult
+
+
+class YesNoReply(Protocol):
+    """Where the UI thread hands a waiting worker its yes/no (tui.screens.rotate.Reply)."""
+
+    def give(self, answer: bool) -> None: ...
 
 
 @dataclass
@@ -96,7 +104,7 @@ class QuestionAsked(Message):
     """A worker needs a yes/no from the user; it waits until ``answer`` is set."""
 
     question: str
-    reply: object  # a tui.screens.rotate.Reply
+    reply: YesNoReply
 
 
 @dataclass
@@ -124,7 +132,6 @@ class PolicyChecked(Message):
 if TYPE_CHECKING:
     from tui.core.iam.inventory import InstanceChoice
     from tui.core.iam.provision import ProvisionPlan, ProvisionResult
-    from tui.core.steps import Step
 
 
 @dataclass
@@ -171,3 +178,10 @@ class PasteSaved(Message):
     path: str
     stored_at: str | None
     error: str | None
+
+
+@dataclass
+class InstallFound(Message):
+    """The app's worker looked up the Rundeck install; ``has_setup``: Status comes first."""
+
+    has_setup: bool

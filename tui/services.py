@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tui.core.aws import CallerIdentity
+    from tui.core.aws import CallerIdentity, ClientFactory
     from tui.core.detect import Detection, ProbeUpdate
     from tui.core.keystore import KeyStore
     from tui.core.rundeck import RundeckInstall
+    from tui.core.rundeck_api import RundeckUrl
+    from tui.core.rundeck_link import Connection, ConnectionRequest
     from tui.core.secret import Secret
-    from tui.core.status import ClientFactory
 
 ProgressCallback = Callable[["ProbeUpdate"], None]
 
@@ -35,6 +36,11 @@ class Services:
     aws_client: ClientFactory | None = None
     # Finds the install at another base folder (an answers file may name one).
     locate_install: Callable[[str | None], RundeckInstall] | None = None
+    # Rundeck's API: the URL this install is served at, and the connection to it (a token
+    # found in the keyring for that URL is used; a verified typed one is kept there).
+    # None: the wizard works on the files only, as offline.
+    rundeck_url: Callable[[], RundeckUrl] | None = None
+    rundeck: Callable[[ConnectionRequest], Connection] | None = None
 
     def with_rdeck_base(self, rdeck_base: str) -> Services:
         """The same services, with the Rundeck install looked up at ``rdeck_base``."""
@@ -46,6 +52,26 @@ class Services:
 
 def now() -> datetime:
     return datetime.now().astimezone().replace(microsecond=0)
+
+
+def connect_with_keyring(
+    request: ConnectionRequest,
+    keystore: Callable[[], KeyStore],
+    env: Mapping[str, str] | None = None,
+) -> Connection:
+    """``tui.core.rundeck_link.connect`` with the keyring, which keeps a verified token;
+    ``env`` (default: this process's) may name RD_URL."""
+    from tui.core.errors import ToolError
+    from tui.core.rundeck_link import RundeckLink, connect, remember_token
+
+    try:
+        store: KeyStore | None = keystore()
+    except ToolError:
+        store = None
+    connection = connect(request, keystore=store, env=env)
+    if isinstance(connection, RundeckLink) and request.token is not None:
+        remember_token(connection, request.token, store)
+    return connection
 
 
 def real_services(*, rdeck_base: str | None, allow_insecure_keyring: bool) -> Services:
@@ -71,6 +97,11 @@ def real_services(*, rdeck_base: str | None, allow_insecure_keyring: bool) -> Se
 
         return caller_identity(access_key_id=access_key_id, secret=secret, region=region)
 
+    def rundeck_url() -> RundeckUrl:
+        from tui.core.rundeck_api import discover_base_url
+
+        return discover_base_url(rdeck_base=rdeck_base)
+
     return Services(
         detect=detect,
         install=lambda: locate_install(rdeck_base),
@@ -80,4 +111,6 @@ def real_services(*, rdeck_base: str | None, allow_insecure_keyring: bool) -> Se
         rdeck_base=rdeck_base,
         allow_insecure_keyring=allow_insecure_keyring,
         locate_install=locate_install,
+        rundeck_url=rundeck_url,
+        rundeck=lambda request: connect_with_keyring(request, keystore),
     )

@@ -11,10 +11,30 @@ if TYPE_CHECKING:
     from tui.core.aws import CallerIdentity
     from tui.core.detect import Detection
     from tui.core.iam.simulate import PolicyCheck
+    from tui.core.rundeck_link import Connection, RundeckLink
     from tui.core.secret import Secret
     from tui.core.setup import ApplyResult, SetupPlan
 
-STEPS = ("Detect", "Method", "Permissions", "Scope", "Details", "Review", "Apply")
+# The one place the wizard's order is stored: each numbered step's title in the step indicator
+# and its screen class. Each screen's number and next_screen's order follow from it.
+WIZARD_STEPS: tuple[tuple[str, str], ...] = (
+    ("Detect", "tui.screens.detect.DetectScreen"),
+    ("Method", "tui.screens.method.MethodScreen"),
+    ("Permissions", "tui.screens.permissions.PermissionsScreen"),
+    ("Scope", "tui.screens.scope.ScopeScreen"),
+    ("Details", "tui.screens.details.DetailsScreen"),
+    ("Review", "tui.screens.review.ReviewScreen"),
+    ("Apply", "tui.screens.apply.ApplyScreen"),
+)
+# Follows the last numbered step, without a number of its own.
+FINAL_SCREEN = "tui.screens.done.DoneScreen"
+STEPS = tuple(title for title, _ in WIZARD_STEPS)
+
+
+def step_number(screen: str) -> int:
+    """The 1-based step a screen (``module.Class``) shows, or 0 outside the numbered steps."""
+    screens = [path for _, path in WIZARD_STEPS]
+    return screens.index(screen) + 1 if screen in screens else 0
 
 
 @dataclass
@@ -37,6 +57,19 @@ class WizardState:
     plugins: tuple[str, ...] = ()  # catalog ids of the Rundeck AWS plugins that will be used
     policy_check: PolicyCheck | None = None
     aws_changed: bool = False  # Set it up for me created or changed something in AWS
+    # Rundeck's API: a verified RundeckLink, Offline (chosen, or nothing answered), or None
+    # (not connected: the files, as offline). The token only ever as a Secret.
+    rundeck: Connection | None = None
+    rundeck_token: Secret | None = field(default=None, repr=False)
+    rundeck_projects: tuple[str, ...] | None = None  # the API's project list when connected
+    replace_key: bool = False  # the admin said yes to replacing a key Key Storage holds
+
+    @property
+    def rundeck_link(self) -> RundeckLink | None:
+        """The verified connection to Rundeck's API, if any."""
+        from tui.core.rundeck_link import RundeckLink
+
+        return self.rundeck if isinstance(self.rundeck, RundeckLink) else None
 
     @property
     def role_detected(self) -> bool:

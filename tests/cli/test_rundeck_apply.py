@@ -154,3 +154,44 @@ def test_offline_keeps_the_files_and_says_so(
     assert run.code == 0, run.output
     assert run.json()["configuration_path"] == "paste"
     assert rundeck.project_config("billing") == OTHER_CONFIG
+
+
+def test_remove_deletes_the_config_keys_and_the_key_only_when_asked(
+    base: Path, rundeck: RundeckStandIn, keyring_session: SecretServiceSession, keystore: KeyStore
+) -> None:
+    assert apply_billing(base).code == 0
+    env = with_token()
+    kept = cli(
+        "remove", "--project", "billing", "--yes", "--json", "--rdeck-base", str(base), env=env
+    )
+    assert kept.code == 0, kept.output
+    assert json.loads(kept.stdout)["configuration_path"] == "api"
+    config = rundeck.project_config("billing")
+    assert not [key for key in config if key.startswith("project.aws.")]
+    assert config["resources.source.1.type"] == "local"
+    # Without --delete-key the secret stays, in Key Storage and in the keyring: both or neither.
+    assert rundeck.stored_meta(KEY_PATH) is not None
+    assert keystore.get(KEY_PATH) == Secret(SECRET)
+    assert apply_billing(base).code == 0
+    gone = cli(
+        "remove",
+        "--project",
+        "billing",
+        "--delete-key",
+        "--yes",
+        "--json",
+        "--rdeck-base",
+        str(base),
+        env=env,
+    )
+    assert gone.code == 0, gone.output
+    assert rundeck.stored_meta(KEY_PATH) is None
+    assert keystore.get(KEY_PATH) is None
+
+
+def test_remove_of_a_file_setup_offline(base: Path, keyring_session: SecretServiceSession) -> None:
+    args = apply_args(base, "ec2", "--yes", "--offline")
+    assert cli(*args).code == 0
+    run = cli("remove", "--system", "--yes", "--json", "--offline", "--rdeck-base", str(base))
+    assert run.code == 0, run.output
+    assert "aws.credentialProvider" not in (base / "etc" / "framework.properties").read_text()

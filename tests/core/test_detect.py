@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -503,20 +501,3 @@ def test_explicit_env_mapping_is_used_instead_of_os_environ(
 
     assert detection.ec2.diagnosis is Diagnosis.REFUSED
     assert os.environ["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == imds_env.url
-
-
-def test_importing_detect_does_not_import_boto3() -> None:
-    code = (
-        "import sys, tui.core.detect\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('boto3', 'botocore', 'textual'))\n"
-        "print(','.join(loaded) or 'none')\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout.strip() == "none"

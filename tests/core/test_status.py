@@ -18,12 +18,13 @@ from tests.core.rotation_world import (  # noqa: F401 - fixtures
 )
 from tests.fixtures.aws import LoopbackPort, MotoServer
 from tests.fixtures.keyring_service import SecretServiceSession
+from tui.core.aws import mask_access_key_id
 from tui.core.detect import detect_environment
 from tui.core.keystore import KeyringUnavailableError, KeyStore
 from tui.core.model import Answers, Method, Scope
 from tui.core.rotation import rotate_key
 from tui.core.setup import apply_setup, plan_setup
-from tui.core.status import EntryStatus, InstallStatus, collect_status, mask_access_key_id
+from tui.core.status import EntryStatus, InstallStatus, collect_status
 
 
 def status_of(rundeck: Rundeck, **options: Any) -> InstallStatus:

@@ -131,3 +131,30 @@ def test_remove_shows_what_goes(snap_compare: Any, monkeypatch: Any) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", scenes.UNREACHABLE_AWS)
     app = WizardApp(scenes.status_services())
     assert snap_compare(app, terminal_size=SIZE, run_before=scenes.at_remove)
+
+
+def snap_api(snap_compare: Any, journey: Callable[[Any], Awaitable[None]]) -> bool:
+    from tests.scenes_rundeck import api_scene_services
+
+    app = WizardApp(api_scene_services(scenes.DETECTIONS["nothing"]()))
+    return bool(snap_compare(app, terminal_size=SIZE, run_before=journey))
+
+
+def test_scope_rundeck_connected(snap_compare: Any) -> None:
+    """Scope, system: below the file, Rundeck's URL and where it was found
+    (framework.server.url), the token field empty and masked, Connect and Offline, and
+    '✓ Connected: Rundeck 5.7.0-20241021, API 59 (token from the keyring)'."""
+    from tests.scenes_rundeck import at_scope_connected
+
+    assert snap_api(snap_compare, at_scope_connected)
+
+
+def test_review_api_plan(snap_compare: Any) -> None:
+    """Review of an access key for billing through the API: 'Configuration through
+    Rundeck's API (Rundeck 5.7.0-20241021, API 59)' at the fixed URL, the least-secure
+    warning, the diff adding project.aws.access_key and secret_key_path (no region given),
+    'Key Storage: create the password at keys/project/billing/aws/secret-key', the keyring
+    copy masked."""
+    from tests.scenes_rundeck import at_review_api
+
+    assert snap_api(snap_compare, at_review_api)

@@ -25,6 +25,7 @@ from tui.screens.review import ReviewScreen
 from tui.screens.scope import ScopeScreen
 from tui.screens.status import StatusScreen
 from tui.widgets.key_bar import KeyBar
+from tui.widgets.step_list import StepList
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -198,8 +199,8 @@ async def test_a_failing_record_write_rolls_back_keyring_and_file(
         assert result is not None and not result.ok
         rolled_back = {step.name for step in result.steps if step.status == "rolled back"}
         assert rolled_back == {"keyring", "properties"}
-        steps_text = str(app.screen.query_one("#steps").render())
-        assert "restored as it was" in steps_text
+        shown = app.screen.query_one("#steps", StepList).steps
+        assert "restored as it was" in [step.detail for step in shown]
     assert snapshot_files(rundeck_base) == before  # no backup file left behind either
     assert keystore.get("keys/project/ops/aws/secret-key") is None
 

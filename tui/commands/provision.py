@@ -12,8 +12,8 @@ from typing import Any
 from tui.commands.output import CommandResult, error, print_steps, run_command
 from tui.core.errors import ErrorKind, ToolError
 from tui.core.exit_codes import EXIT_AWS, EXIT_OK, EXIT_VERIFY, exit_code
+from tui.core.iam.provision.model import DEFAULT_ROLE_NAME
 
-DEFAULT_ROLE_NAME = "rundeck-aws"
 VERDICT_MARKS = {"allowed": "✓", "denied": "✗", "unknown": "?"}
 EXIT_BY_STATE = {"allowed": EXIT_OK, "denied": EXIT_VERIFY, "unknown": EXIT_AWS}
 METADATA_TIMEOUT = 2.0
@@ -231,9 +231,10 @@ def _targets(options: argparse.Namespace) -> tuple[list[str], str | None, str | 
             revision = f":{task.revision}" if task.revision else ""
             task_definition = f"{task.family}{revision}"
         cluster = cluster or task.cluster
-        if region is None and task.task_arn and task.task_arn.count(":") >= 5:
-            region = task.task_arn.split(":")[3]
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        region = region or task.region
+    from tui.core.detect.model import configured_region
+
+    region = region or configured_region(os.environ)
     return instances, task_definition, cluster, region
 
 

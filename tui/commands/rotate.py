@@ -9,10 +9,12 @@ import sys
 from typing import Any
 
 from tui.commands.apply import read_secret
+from tui.commands.connection import open_connection
 from tui.commands.output import CommandResult, run_command
 from tui.core.errors import ErrorKind, ToolError, UsageProblem
 from tui.core.exit_codes import EXIT_OK, exit_code
 from tui.core.redact import shown
+from tui.core.rundeck_link import RundeckLink
 from tui.core.secret import Secret
 from tui.core.steps import Step
 from tui.core.validate import ValidationError, clean_secret
@@ -99,9 +101,21 @@ def _rotate(options: argparse.Namespace, services: Services) -> CommandResult:
             )
         else:
             delete_old = _ask("Delete the old key at the end (otherwise it is kept, inactive)?")
+    connection = open_connection(options, services)
+    link = connection if isinstance(connection, RundeckLink) else None
     result = _run(
-        options, services, target, keystore, interrupted is not None, pasted, retire_old, delete_old
+        options,
+        services,
+        target,
+        keystore,
+        interrupted is not None,
+        pasted,
+        retire_old,
+        delete_old,
+        link.client if link else None,
     )
+    if link is not None and result.outcome != "refused":
+        _sync_key_storage(link, target, keystore, result)
     failed = result.outcome != "rotated" and result.error_kind is not None
     code = exit_code(result.error_kind) if failed and result.error_kind else EXIT_OK
     payload: dict[str, Any] = {
@@ -212,6 +226,7 @@ def _run(
     pasted: tuple[str, Secret] | None,
     retire_old: bool,
     delete_old: bool,
+    key_storage: Any,
 ) -> Any:
     from tui.core.rotation import (
         SpareKey,
@@ -243,6 +258,7 @@ def _run(
         "wait_seconds": options.wait_seconds,
         "allow_insecure": services.allow_insecure_keyring,
         "keep_backups": options.keep_backups,
+        "key_storage": key_storage,
         "delete_old": delete_old,
     }
     if resuming:
@@ -256,6 +272,25 @@ def _run(
             **common,
         )
     return rotate_key(target, confirm_delete_inactive=consent, **common)
+
+
+def _sync_key_storage(link: Any, target: Any, keystore: Any, result: Any) -> None:
+    """After any rotation or resumption, Key Storage holds what the keyring holds at the key
+    path (the key the file names), so a kill between the two is repaired by the next run."""
+    from tui.core.rotation.switch import upload_password
+    from tui.core.steps import Step, StepStatus
+
+    current = keystore.get(target.key_path)
+    if current is None:
+        return
+    try:
+        upload_password(link.client, target.key_path, current)
+    except ToolError as error:
+        result.steps.append(Step("key-storage", StepStatus.FAILED, str(error)))
+        result.warnings.append(f"Rundeck Key Storage could not be brought up to date: {error}")
+        return
+    detail = f"{target.key_path} holds the secret the keyring holds (read back: a password)"
+    result.steps.append(Step("key-storage", StepStatus.DONE, detail))
 
 
 def _print_result(result: Any, outcome_text: dict[str, str]) -> None:

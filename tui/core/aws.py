@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,14 @@ from tui.core.secret import Secret
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 5.0
+
+# Called as ``factory(service, access_key_id=..., secret=..., region=...)``, like client().
+ClientFactory = Callable[..., Any]
+
+# STS answers these when the key id is unknown or the secret does not match it.
+REJECTED_KEY_CODES = frozenset(
+    {"InvalidClientTokenId", "SignatureDoesNotMatch", "AuthFailure", "UnrecognizedClientException"}
+)
 
 
 class AwsError(ToolError):
@@ -87,6 +96,38 @@ def translate_error(error: Exception, action: str) -> AwsError:
     return AwsError(f"{action} failed: {type(error).__name__}.")
 
 
+def mask_access_key_id(access_key_id: str | None) -> str | None:
+    """``AKIA…WXYZ``: enough to recognise a key, not enough to quote it."""
+    if not access_key_id:
+        return None
+    if len(access_key_id) <= 8:
+        return "…"
+    return f"{access_key_id[:4]}…{access_key_id[-4:]}"
+
+
+def identity_of(answer: dict[str, Any]) -> CallerIdentity:
+    """A CallerIdentity from STS GetCallerIdentity's answer."""
+    return CallerIdentity(
+        account=str(answer.get("Account", "")),
+        arn=str(answer.get("Arn", "")),
+        user_id=str(answer.get("UserId", "")),
+    )
+
+
+def identity_with(
+    factory: ClientFactory,
+    access_key_id: str | None,
+    secret: Secret | None,
+    region: str | None,
+) -> CallerIdentity:
+    """STS GetCallerIdentity with exactly these credentials; AwsError on any failure."""
+    try:
+        sts = factory("sts", access_key_id=access_key_id, secret=secret, region=region)
+        return identity_of(sts.get_caller_identity())
+    except Exception as error:  # every botocore failure becomes one AwsError
+        raise translate_error(error, "GetCallerIdentity") from None
+
+
 def caller_identity(
     *,
     access_key_id: str | None = None,
@@ -94,13 +135,4 @@ def caller_identity(
     region: str | None = None,
 ) -> CallerIdentity:
     """STS GetCallerIdentity: the cheapest proof that credentials work (needs no permission)."""
-    try:
-        sts = client("sts", access_key_id=access_key_id, secret=secret, region=region)
-        answer = sts.get_caller_identity()
-    except Exception as error:
-        raise translate_error(error, "GetCallerIdentity") from None
-    return CallerIdentity(
-        account=str(answer.get("Account", "")),
-        arn=str(answer.get("Arn", "")),
-        user_id=str(answer.get("UserId", "")),
-    )
+    return identity_with(client, access_key_id, secret, region)

@@ -12,6 +12,7 @@ from tui.core.errors import ConfigProblem, ErrorKind
 from tui.core.model import Method, Scope
 from tui.core.names import PROJECT_NAME_PATTERN, project_name_problem
 from tui.core.properties import PropertiesDocument, PropertiesError
+from tui.core.record import RECORD_NAME
 from tui.core.writer import WriteError, read_existing
 
 PACKAGE_ETC = Path("etc/rundeck")
@@ -244,7 +245,7 @@ def has_existing_setup(install: RundeckInstall) -> bool:
         (Scope.PROJECT, install.project_properties(project)) for project in install.list_projects()
     ]
     for scope, path in targets:
-        if path.with_name("aws-setup.toml").is_file():
+        if path.with_name(RECORD_NAME).is_file():
             return True
         try:
             document = PropertiesDocument.parse_bytes(path.read_bytes())

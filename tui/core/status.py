@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tui.core import aws
-from tui.core.aws import AwsError, CallerIdentity
+from tui.core.aws import (
+    REJECTED_KEY_CODES,
+    AwsError,
+    ClientFactory,
+    identity_with,
+    mask_access_key_id,
+)
 from tui.core.detect import Detection
 from tui.core.errors import ToolError
 from tui.core.keystore import KeyringLockedError, KeyStore, KeyStoreError
@@ -30,46 +36,7 @@ from tui.core.setup.planning import LEFT_SECRET
 from tui.core.writer import WriteError, read_existing
 
 Clock = Callable[[], datetime]
-# Called as ``factory(service, access_key_id=..., secret=..., region=...)``, like aws.client.
-ClientFactory = Callable[..., Any]
 Severity = Literal["error", "warning", "info"]
-
-# STS answers these when the key id is unknown or the secret does not match it.
-REJECTED_KEY_CODES = frozenset(
-    {"InvalidClientTokenId", "SignatureDoesNotMatch", "AuthFailure", "UnrecognizedClientException"}
-)
-
-
-def mask_access_key_id(access_key_id: str | None) -> str | None:
-    """``AKIA…WXYZ``: enough to recognise a key, not enough to quote it."""
-    if not access_key_id:
-        return None
-    if len(access_key_id) <= 8:
-        return "…"
-    return f"{access_key_id[:4]}…{access_key_id[-4:]}"
-
-
-def identity_with(
-    factory: ClientFactory,
-    access_key_id: str,
-    secret: Secret,
-    region: str | None,
-) -> CallerIdentity:
-    """STS GetCallerIdentity with exactly these credentials; AwsError on any failure."""
-    try:
-        sts = factory("sts", access_key_id=access_key_id, secret=secret, region=region)
-        return identity_of(sts.get_caller_identity())
-    except Exception as error:  # every botocore failure becomes one AwsError
-        raise aws.translate_error(error, "GetCallerIdentity") from None
-
-
-def identity_of(answer: dict[str, Any]) -> CallerIdentity:
-    """A CallerIdentity from STS GetCallerIdentity's answer."""
-    return CallerIdentity(
-        account=str(answer.get("Account", "")),
-        arn=str(answer.get("Arn", "")),
-        user_id=str(answer.get("UserId", "")),
-    )
 
 
 @dataclass(frozen=True)
@@ -620,16 +587,11 @@ def _flag_conflicts(status: InstallStatus) -> None:
 
 
 __all__ = [
-    "REJECTED_KEY_CODES",
-    "ClientFactory",
     "EntryStatus",
     "IamKeyStatus",
     "InstallStatus",
     "Problem",
     "add_detection",
     "collect_status",
-    "identity_of",
-    "identity_with",
-    "mask_access_key_id",
     "uses_roles",
 ]

@@ -3,11 +3,12 @@ secret each setting names, checked in Key Storage (where the plugins read it).""
 
 from __future__ import annotations
 
+from tui.core.aws import mask_access_key_id
 from tui.core.model import Method, Scope
 from tui.core.rundeck import read_aws_settings
 from tui.core.rundeck_api import RundeckApiError
 from tui.core.rundeck_link import RundeckLink
-from tui.core.status import EntryStatus, InstallStatus, mask_access_key_id
+from tui.core.status import EntryStatus, InstallStatus
 
 
 def add_rundeck_status(status: InstallStatus, link: RundeckLink) -> None:

@@ -1,4 +1,4 @@
-"""Step 6: apply the reviewed plan, each step with its live status; failures roll back."""
+"""The Apply step: apply the reviewed plan, each step with its live status; failures roll back."""
 
 from __future__ import annotations
 
@@ -13,32 +13,24 @@ from textual.widgets import Button, Static
 from tui.core.steps import Step
 from tui.messages import ApplyFinished, ApplyProgress
 from tui.screens.base import WizardStep
-
-STATUS_STYLE = {
-    "done": ("✓", "green"),
-    "skipped": ("–", "dim"),
-    "failed": ("✗", "bold red"),
-    "rolled back": ("↺", "yellow"),
-}
+from tui.widgets.step_list import StepList
 
 
 class ApplyScreen(WizardStep):
     """Runs apply_setup in a worker; Esc is disabled while it writes."""
 
-    STEP = 7
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "finish", "Continue", show=True)]
     running = True  # from the start: the bindings are checked before on_mount
 
     def body(self) -> ComposeResult:
         yield Static("Applying…", id="apply-title", classes="title")
-        yield Static("", id="steps")
+        yield StepList(id="steps", name_column=True)
         yield Static("", id="outcome")
 
     def actions(self) -> ComposeResult:
         yield Button("Continue", id="finish", variant="primary", disabled=True)
 
     def on_mount(self) -> None:
-        self.lines = Text()
         self.running = True
         self.run_apply()
 
@@ -65,11 +57,9 @@ class ApplyScreen(WizardStep):
 
     @on(ApplyProgress)
     def show_step(self, message: ApplyProgress) -> None:
-        step = message.step
-        mark, style = STATUS_STYLE.get(step.status, ("•", ""))
-        self.lines.append(f" {mark} {step.name:<11}", style=style)
-        self.lines.append(f"{step.detail}\n")
-        self.query_one("#steps", Static).update(self.lines)
+        # Appended, not replaced: an undo step shows under the step it undid.
+        steps = self.query_one("#steps", StepList)
+        steps.show([*steps.steps, message.step])
 
     @on(ApplyFinished)
     def finished(self, message: ApplyFinished) -> None:
@@ -89,7 +79,8 @@ class ApplyScreen(WizardStep):
             title.update(Text("Nothing was changed", style="bold red"))
             outcome.update(
                 Text(
-                    f"{result.error}\nEverything written so far was rolled back (above). "
+                    # The failed step above says why; it is not said twice.
+                    "Everything written so far was rolled back (above). "
                     "Fix the problem, then press Esc to go back and try again.",
                     style="red",
                 )

@@ -2,20 +2,49 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 
+from tui.screens import screen_path
+from tui.state import step_number
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.step_indicator import StepIndicator
 
 if TYPE_CHECKING:
-    from tui.app import WizardApp
+    from tui.core.rundeck import RundeckInstall
     from tui.services import Services
     from tui.state import WizardState
+
+
+@runtime_checkable
+class Wizard(Protocol):
+    """What the screens need of the app they run in; tui.app.WizardApp is it.
+
+    A protocol rather than WizardApp itself: the app opens the screens, so the screens
+    importing the app would make a circle of imports.
+    """
+
+    services: Services
+    state: WizardState
+    # The secret being typed, by field: redacted from any crash report.
+    radioactive: dict[str, str]
+
+    def rundeck_install(self) -> tuple[RundeckInstall | None, str | None]: ...
+
+    def use_rundeck_install(self, install: RundeckInstall) -> None: ...
+
+    def advance(self, current: Screen[object]) -> None: ...
+
+
+def wizard_of(screen: Screen[Any]) -> Wizard:
+    """The wizard a screen runs in; every screen of tui.screens runs in one."""
+    app = screen.app
+    assert isinstance(app, Wizard), f"{type(screen).__name__} runs outside the wizard"
+    return app
 
 
 class WizardStep(Screen[object]):
@@ -34,9 +63,16 @@ class WizardStep(Screen[object]):
         Binding("home", "scroll_body('home')", "Scroll", show=False),
     ]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A screen of the numbered flow takes its number from tui.state; others inherit theirs.
+        number = step_number(screen_path(cls))
+        if number:
+            cls.STEP = number
+
     @property
-    def wizard(self) -> WizardApp:
-        return cast("WizardApp", self.app)
+    def wizard(self) -> Wizard:
+        return wizard_of(self)
 
     @property
     def state(self) -> WizardState:

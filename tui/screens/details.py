@@ -1,4 +1,4 @@
-"""Step 4: region, and for an access key the key id, the secret and its key-storage path."""
+"""The Details step: region, and for an access key the key id, the secret and its key path."""
 
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ class DetailsScreen(WizardStep):
 
     CSS_PATH = "details.tcss"
 
-    STEP = 5
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "next", "Next", show=True),
         # One key, two names: the key bar says what Ctrl+R does now (see check_action).
@@ -55,7 +54,7 @@ class DetailsScreen(WizardStep):
         if self.state.region:
             return self.state.region
         if detection is not None:
-            return detection.ec2.region or _region_of_az(detection.ecs.availability_zone) or ""
+            return detection.region or ""
         return ""
 
     def scope_key_path(self) -> str:
@@ -298,10 +297,3 @@ class DetailsScreen(WizardStep):
         self.show_problems(problems)
         if not problems:
             self.advance()
-
-
-def _region_of_az(zone: str | None) -> str | None:
-    """``us-east-1a`` → ``us-east-1`` (ECS reports an availability zone, not a region)."""
-    if not zone:
-        return None
-    return zone.rstrip("abcdefghijklmnopqrstuvwxyz") or None

@@ -1,4 +1,4 @@
-"""Step 1: find out where the wizard runs, live, then show the context and a recommendation."""
+"""The Detect step: where the wizard runs, found live, then the context and a recommendation."""
 
 from __future__ import annotations
 
@@ -79,7 +79,6 @@ class InstallLookedUp(Message):
 class DetectScreen(WizardStep):
     """Probes EC2, ECS, credentials and identity in a worker; the screen never freezes."""
 
-    STEP = 1
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "next", "Next", show=True),
         Binding("r", "rerun", "Detect again"),

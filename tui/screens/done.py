@@ -45,15 +45,21 @@ class DoneScreen(WizardStep):
                 f"for {answers.method.title}, but no such role was detected here: it works "
                 "once the AWS to-do below is done.\n\n"
             )
-        if plan is not None:
+        if plan is not None and plan.api_config is not None:
+            summary.append("Changed  ", style="bold")
+            summary.append(f"project {plan.api_config.project} through Rundeck's API\n")
+        elif plan is not None:
             summary.append("Changed  ", style="bold")
             summary.append(f"{plan.target}\n")
             summary.append("Record   ", style="bold")
             summary.append(f"{plan.record_path}\n")
-            if plan.keyring is not None:
-                summary.append("Keyring  ", style="bold")
-                backend = plan.keyring.backend.name if plan.keyring.backend else "keyring"
-                summary.append(f"{plan.keyring.path} (password, {backend})\n")
+        if plan is not None and plan.key_storage is not None:
+            summary.append("Rundeck  ", style="bold")
+            summary.append(f"{plan.key_storage.path} (Key Storage, password)\n")
+        if plan is not None and plan.keyring is not None:
+            summary.append("Keyring  ", style="bold")
+            backend = plan.keyring.backend.name if plan.keyring.backend else "keyring"
+            summary.append(f"{plan.keyring.path} (password, {backend})\n")
         if result is not None and result.backup is not None:
             summary.append("Backup   ", style="bold")
             summary.append(f"{result.backup.name} (beside it)\n")
@@ -69,6 +75,18 @@ class DoneScreen(WizardStep):
         else:
             summary.append("do the AWS to-do below, then run a job with an AWS step.\n")
         yield Static(summary, id="summary")
+        if plan is not None and plan.notes:
+            yield Static(Text("\n".join(f"ℹ {n}" for n in plan.notes), style="cyan"), id="notes")
+        if (policy := self.aclpolicy_text()) is not None:
+            yield Label("Let the project's jobs and node sources read the key (an .aclpolicy):")
+            yield Static(Text(policy, style="dim"), id="aclpolicy")
+            yield SaveRow(
+                self.aclpolicy_text,
+                what="the ACL policy",
+                placeholder="save the policy to… e.g. aws-key.aclpolicy",
+                field_id="aclpolicy-file",
+                id="aclpolicy-row",
+            )
         if not detected and answers.method in ROLE_TODO:
             yield Static(Text(ROLE_TODO[answers.method], style="yellow"), id="todo")
         secret_note = (
@@ -104,6 +122,16 @@ class DoneScreen(WizardStep):
         # to an invisible place where q quits. Page Up/Down scroll it from anywhere.
         self.query_one(".body").can_focus = False
         self.query_one("#quit", Button).focus()
+
+    def aclpolicy_text(self) -> str | None:
+        """The aclpolicy for the key uploaded to Key Storage for a project, if any."""
+        from tui.core.setup.rundeck_targets import aclpolicy
+
+        plan = self.state.plan
+        project = self.state.answers().project
+        if plan is None or plan.key_storage is None or project is None:
+            return None
+        return aclpolicy(project, plan.key_storage.path)
 
     def answers_text(self) -> str:
         return dump_answers(self.state.answers(), rdeck_base=self.services.rdeck_base)

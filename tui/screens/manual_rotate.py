@@ -153,8 +153,8 @@ class ManualRotateScreen(RotationView):
         yield Button("Back", id="rotate-back")
 
     def on_mount(self) -> None:
+        from tui.core.aws import mask_access_key_id
         from tui.core.rotation import RotationError
-        from tui.core.status import mask_access_key_id
 
         self.query_one("#old-deactivate", RadioButton).value = True
         self.query_one("#verify-result").display = False

@@ -1,4 +1,4 @@
-"""Step 2: pick how Rundeck authenticates; the recommended method is preselected."""
+"""The Method step: pick how Rundeck authenticates; the recommended method is preselected."""
 
 from __future__ import annotations
 
@@ -56,7 +56,6 @@ class MethodScreen(WizardStep):
 
     CSS_PATH = "method.tcss"
 
-    STEP = 2
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "choose", "Choose", show=True)]
 
     def __init__(self) -> None:

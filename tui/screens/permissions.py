@@ -1,5 +1,5 @@
-"""Step 3: which Rundeck AWS plugins will be used, the least-privilege policy they need, and
-whether the credentials found here already allow it."""
+"""The Permissions step: which Rundeck AWS plugins will be used, the least-privilege policy they
+need, and whether the credentials found here already allow it."""
 
 from __future__ import annotations
 
@@ -46,7 +46,6 @@ class PermissionsScreen(WizardStep):
 
     CSS_PATH = "permissions.tcss"
 
-    STEP = 3
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "next", "Next", show=True),
         Binding("ctrl+t", "check", "Check with AWS", show=True),

@@ -6,7 +6,6 @@ Not a numbered step: it is pushed from Permissions and goes back there.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import RenderableType
@@ -19,7 +18,9 @@ from textual.widgets import Button, Checkbox, Input, Label, SelectionList, Stati
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from tui.core.iam.provision.model import DEFAULT_ROLE_NAME
 from tui.core.model import Method
+from tui.core.validate import REGION
 from tui.messages import InstancesLoaded, ProvisionFinished, ProvisionPlanned, ProvisionProgress
 from tui.screens.base import WizardStep
 from tui.screens.confirm import ConfirmScreen
@@ -40,27 +41,11 @@ if TYPE_CHECKING:
     from tui.core.iam.provision import ProvisionPlan, ProvisionResult
     from tui.core.steps import Step
 
-DEFAULT_ROLE_NAME = "rundeck-aws"  # the headless provision command's default too
-REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
-
 
 def region_of(method: Method | None, detection: Detection | None, typed: str | None) -> str:
     """Where the role goes: the region detection found, else the one of Details, else ''."""
-    if detection is not None:
-        ecs_region: str | None = None
-        if detection.ecs.availability_zone:
-            ecs_region = detection.ecs.availability_zone.rstrip("abcdefghijklmnopqrstuvwxyz")
-        elif detection.ecs.task_arn and detection.ecs.task_arn.count(":") >= 5:
-            ecs_region = detection.ecs.task_arn.split(":")[3]
-        found = (
-            [ecs_region, detection.ec2.region]
-            if method is Method.ECS
-            else [detection.ec2.region, ecs_region]
-        )
-        for region in found:
-            if region:
-                return str(region)
-    return typed or ""
+    found = detection.region_preferring(method) if detection is not None else None
+    return found or typed or ""
 
 
 class ProvisionScreen(WizardStep):
@@ -68,7 +53,6 @@ class ProvisionScreen(WizardStep):
 
     CSS_PATH = "provision.tcss"
 
-    STEP = 0
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "preview", "Preview", show=True),
         Binding("ctrl+g", "run", "Run", show=True),
@@ -223,7 +207,7 @@ class ProvisionScreen(WizardStep):
     def load_instances(self, region: str) -> None:
         note = self.query_one("#instances-note", Static)
         note.display = True
-        if not REGION_NAME.fullmatch(region):
+        if not REGION.fullmatch(region):
             note.update(Text("Type the region above to list its instances.", style="dim"))
             return
         note.update(Text(f"Listing the instances of {region}…", style="yellow"))

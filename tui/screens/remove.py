@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -13,11 +13,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui.messages import RemovalFinished
+from tui.screens.base import wizard_of
 from tui.widgets.diff_view import DiffView
 from tui.widgets.long_text import reflow, scroll_by
 
 if TYPE_CHECKING:
-    from tui.app import WizardApp
     from tui.core.setup import RemovalPlan
 
 
@@ -86,7 +86,7 @@ class RemoveScreen(ModalScreen[bool]):
     def remove_setup(self) -> None:
         from tui.core.setup import apply_removal
 
-        app = cast("WizardApp", self.app)
+        app = wizard_of(self)
         keystore = app.services.keystore() if self.plan.key_path else None
         result = apply_removal(self.plan, keystore=keystore, clock=app.services.clock)
         self.post_message(RemovalFinished(result))

@@ -1,9 +1,9 @@
-"""Step 5: everything that will happen, before anything happens."""
+"""The Review step: everything that will happen, before anything happens."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -17,8 +17,19 @@ from tui.core.model import Method
 from tui.messages import PasteReady, PasteSaved, PlanReady
 from tui.screens.base import WizardStep
 from tui.screens.method import ROLE_TODO
-from tui.widgets.diff_view import DiffView
+from tui.screens.review_api import (
+    REPLACE_KEY_REASON,
+    connection_line,
+    key_storage_text,
+    needs_replace_consent,
+    notes_text,
+    shown_blockers,
+)
+from tui.widgets.diff_view import DiffView, diff_text
 from tui.widgets.form_input import FormInput
+
+if TYPE_CHECKING:
+    from tui.core.setup import SetupPlan
 
 
 class ReviewScreen(WizardStep):
@@ -26,7 +37,6 @@ class ReviewScreen(WizardStep):
 
     CSS_PATH = "review.tcss"
 
-    STEP = 6
     paste_text = ""
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+a", "apply", "Apply", show=True)]
 
@@ -36,8 +46,14 @@ class ReviewScreen(WizardStep):
         yield Static("", id="warnings")
         if not self.state.role_detected and self.state.method in ROLE_TODO:
             yield Static(Text(ROLE_TODO[self.state.method], style="yellow"), id="todo")
+        yield Static("", id="rundeck-line")
         yield DiffView(id="diff")
+        yield Static("", id="key-storage")
+        with Horizontal(id="replace-row"):
+            yield Static("", id="replace-reason")
+            yield Button("Yes, replace it", id="replace-key", variant="warning")
         yield Static("", id="keyring")
+        yield Static("", id="notes")
         yield Static("", id="record", classes="record")
         with Horizontal(id="paste-row"):
             yield FormInput(placeholder="save the lines to… (a file name)", id="paste-file")
@@ -49,7 +65,10 @@ class ReviewScreen(WizardStep):
 
     def on_mount(self) -> None:
         self.state.plan = None
+        self.state.replace_key = False  # a yes holds for the plan it was given to only
         self.query_one("#paste-row").display = False
+        for selector in ("#rundeck-line", "#key-storage", "#replace-row", "#notes"):
+            self.query_one(selector).display = False
         self.make_plan()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
@@ -60,7 +79,13 @@ class ReviewScreen(WizardStep):
         install, problem = self.wizard.rundeck_install()
         plan = None
         answers = self.state.answers()
-        if install is not None and answers.project and install.project_in_database(answers.project):
+        linked = self.state.rundeck_link is not None
+        if (
+            install is not None
+            and answers.project
+            and not linked
+            and install.project_in_database(answers.project)
+        ):
             from tui.core.setup import paste_lines
 
             if not get_current_worker().is_cancelled:
@@ -78,6 +103,8 @@ class ReviewScreen(WizardStep):
                     secret=self.state.secret,
                     clock=self.services.clock,
                     allow_insecure=self.services.allow_insecure_keyring,
+                    rundeck=self.state.rundeck,
+                    replace_key=self.state.replace_key,
                 )
             except (ToolError, ValueError) as error:
                 problem = str(error)
@@ -92,8 +119,12 @@ class ReviewScreen(WizardStep):
             return
         plan = message.plan
         self.state.plan = plan
-        status.update(Text.assemble(("File: ", "bold"), str(plan.target)))
+        if plan.api_config is not None:
+            status.update(connection_line(plan))
+        else:
+            status.update(Text.assemble(("File: ", "bold"), str(plan.target)))
         self.query_one("#diff", DiffView).show_diff(plan.diff)
+        self.show_api(plan)
         keyring = Text()
         if plan.keyring is not None:
             backend = plan.keyring.backend
@@ -110,18 +141,19 @@ class ReviewScreen(WizardStep):
             keyring.append("nothing to store (a role gives the credentials)", style="dim")
         self.query_one("#keyring", Static).update(keyring)
         record = Text()
-        record.append(f"Record: {plan.record_path}\n", style="bold")
-        record.append(plan.record_text, style="dim")
+        if plan.file is not None:
+            record.append(f"Record: {plan.record_path}\n", style="bold")
+            record.append(plan.record_text, style="dim")
         self.query_one("#record", Static).update(record)
+        self.query_one("#record").display = plan.file is not None
         warnings = self.query_one("#warnings", Static)
-        if plan.warnings:
-            warnings.update(Text("\n".join(f"⚠ {w}" for w in plan.warnings), style="yellow"))
-        else:
-            warnings.display = False
+        warnings.update(Text("\n".join(f"⚠ {w}" for w in plan.warnings), style="yellow"))
+        warnings.display = bool(plan.warnings)
         apply_button = self.query_one("#apply", Button)
         apply_button.disabled = not plan.changes_anything or bool(plan.blockers)
-        if plan.blockers:
-            blocked = "\n".join(f"✗ {blocker.message}" for blocker in plan.blockers)
+        blockers = shown_blockers(plan)
+        if blockers:
+            blocked = "\n".join(f"✗ {blocker.message}" for blocker in blockers)
             status.update(
                 Text(f"{blocked}\nNothing can be applied until this is fixed.", style="bold red")
             )
@@ -130,7 +162,40 @@ class ReviewScreen(WizardStep):
         elif plan.recovery is not None:
             warnings.display = True
             warnings.update(Text(f"⚠ {plan.recovery.describe()}", style="yellow"))
-        apply_button.focus()
+        if needs_replace_consent(plan, replace_key=self.state.replace_key):
+            self.query_one("#replace-key", Button).focus()
+        else:
+            apply_button.focus()
+
+    def show_api(self, plan: SetupPlan) -> None:
+        """The API's part of the plan: the connection, config diff, Key Storage and notes."""
+        line = self.query_one("#rundeck-line", Static)
+        line.display = plan.rundeck is not None and plan.api_config is None
+        line.update(connection_line(plan))
+        if plan.api_config is not None:
+            self.query_one("#diff", DiffView).update(
+                diff_text(plan.api_config.diff)
+                if plan.api_config.diff
+                else Text("No change to the project's AWS keys.", style="dim")
+            )
+        key_storage = self.query_one("#key-storage", Static)
+        key_storage.display = plan.key_storage is not None
+        key_storage.update(key_storage_text(plan, replace_key=self.state.replace_key))
+        consent = needs_replace_consent(plan, replace_key=self.state.replace_key)
+        self.query_one("#replace-row").display = consent
+        if consent and plan.key_storage is not None:
+            reason = REPLACE_KEY_REASON.format(path=plan.key_storage.path)
+            self.query_one("#replace-reason", Static).update(Text(reason, style="yellow"))
+        notes = self.query_one("#notes", Static)
+        notes.display = bool(plan.notes)
+        notes.update(notes_text(plan))
+
+    @on(Button.Pressed, "#replace-key")
+    def replace_key(self) -> None:
+        """The admin says yes to replacing a key that cannot be read back: plan again."""
+        self.state.replace_key = True
+        self.query_one("#review-status", Static).update("Planning…")
+        self.make_plan()
 
     @on(PasteReady)
     def show_paste(self, message: PasteReady) -> None:
@@ -206,5 +271,7 @@ class ReviewScreen(WizardStep):
 
     @on(Button.Pressed, "#apply")
     def action_apply(self) -> None:
+        if self.query_one("#apply", Button).disabled:
+            return  # blocked, or nothing to change: Ctrl+A no more than the button
         if self.state.plan is not None and self.state.plan.changes_anything:
             self.advance()

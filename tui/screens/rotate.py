@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -178,7 +178,7 @@ class RotationView(WizardStep):
 
     @on(QuestionAsked)
     def show_question(self, message: QuestionAsked) -> None:
-        reply = cast(Reply, message.reply)
+        reply = message.reply
 
         def answered(answer: bool | None) -> None:
             self.pending = None
@@ -197,7 +197,7 @@ class RotationView(WizardStep):
     def show_step(self, message: RotationProgress) -> None:
         if not self.accepts_progress():
             return
-        step = cast("Step", message.step)
+        step = message.step
         # One line per step name: "running" turns into its result in place.
         self.steps[step.name] = step
         self.query_one("#rotate-steps", Static).update(steps_table(self.steps.values()))
@@ -208,7 +208,7 @@ class RotationView(WizardStep):
             return
         self.running = False
         self.run_ended()
-        self.show_outcome(cast("RotationResult", message.result))
+        self.show_outcome(message.result)
 
     def show_outcome(self, result: RotationResult) -> None:
         from tui.core.steps import StepStatus

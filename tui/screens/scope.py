@@ -1,4 +1,4 @@
-"""Step 3: system-wide (framework.properties) or one project, with the exact file shown."""
+"""The Scope step: system-wide (framework.properties) or one project, with the exact file shown."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tui.core.model import Scope
 from tui.core.rundeck import RundeckError, RundeckInstall, validate_project_name
 from tui.screens.base import WizardStep
 from tui.widgets.form_input import FormInput
+from tui.widgets.rundeck_panel import RundeckPanel
 from tui.widgets.ticks import ChoiceButton
 
 
@@ -49,7 +50,6 @@ class ScopeScreen(WizardStep):
 
     CSS_PATH = "scope.tcss"
 
-    STEP = 4
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+n", "next", "Next", show=True)]
 
     def __init__(self) -> None:
@@ -74,10 +74,8 @@ class ScopeScreen(WizardStep):
                 value=self.state.scope is Scope.PROJECT,
                 id="scope-project",
             )
-        projects = self.install.list_projects() if self.install else []
-        yield Label(
-            "Projects found:" if projects else "No projects found on disk.", id="projects-label"
-        )
+        projects = self.project_names()
+        yield Label(self.projects_label(projects), id="projects-label")
         yield OptionList(*projects, id="projects")
         yield FormInput(
             value=self.state.project or "",
@@ -85,6 +83,35 @@ class ScopeScreen(WizardStep):
             id="project-name",
         )
         yield Static("", id="target")
+        if self.services.rundeck is not None:
+            yield RundeckPanel(id="rundeck")
+
+    def project_names(self) -> list[str]:
+        """The API's project list when connected, else the projects on disk."""
+        if self.state.rundeck_projects is not None:
+            return list(self.state.rundeck_projects)
+        return self.install.list_projects() if self.install else []
+
+    def projects_label(self, projects: list[str]) -> str:
+        if self.state.rundeck_projects is not None:
+            return "Projects in Rundeck:" if projects else "Rundeck has no projects yet."
+        return "Projects found:" if projects else "No projects found on disk."
+
+    @on(RundeckPanel.Changed)
+    def rundeck_changed(self) -> None:
+        """Connected or not: the project list comes from the API or the disk."""
+        projects = self.project_names()
+        option_list = self.query_one("#projects", OptionList)
+        option_list.clear_options()
+        option_list.add_options(projects)
+        if self.state.project in projects:
+            option_list.highlighted = projects.index(self.state.project)
+        self.query_one("#projects-label", Label).update(self.projects_label(projects))
+        where = (
+            "its configuration in Rundeck" if self.state.rundeck_projects else "project.properties"
+        )
+        self.query_one("#scope-project", ChoiceButton).label = f"One project ({where})"
+        self.refresh_scope()
 
     def actions(self) -> ComposeResult:
         yield Button("Next", id="next", variant="primary")
@@ -92,7 +119,7 @@ class ScopeScreen(WizardStep):
     def on_mount(self) -> None:
         projects = self.query_one("#projects", OptionList)
         if self.state.project and self.install:
-            names = self.install.list_projects()
+            names = self.project_names()
             if self.state.project in names:
                 projects.highlighted = names.index(self.state.project)
         self.refresh_scope()
@@ -150,7 +177,8 @@ class ScopeScreen(WizardStep):
 
     def in_database(self) -> bool:
         return bool(
-            self.state.scope is Scope.PROJECT
+            self.state.rundeck_link is None
+            and self.state.scope is Scope.PROJECT
             and self.install
             and self.state.project
             and self.project_problem() is None
@@ -167,6 +195,17 @@ class ScopeScreen(WizardStep):
             text.append(self.install_error or "No Rundeck install found.", style="bold red")
         elif (problem := self.project_problem()) is not None:
             text.append(problem, style="yellow")
+        elif self.state.rundeck_link is not None and project_mode:
+            project = self.state.project or ""
+            if project in (self.state.rundeck_projects or ()):
+                text.append("Changes through Rundeck's API: ", style="bold")
+                text.append(f"the configuration of project {project} (Rundeck's database)")
+            else:
+                text.append(
+                    f"Rundeck has no project {project}: check the name for a typo, or "
+                    "create the project in Rundeck first.",
+                    style="yellow",
+                )
         elif self.in_database():
             text.append(
                 f"Project {self.state.project} was not found on disk: check the name for a "

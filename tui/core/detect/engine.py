@@ -14,7 +14,7 @@ from typing import Any
 
 from tui.core.detect.container import _container_credentials_configured, probe_ecs
 from tui.core.detect.identity import _botocore_session, _caller_identity, _identity_error
-from tui.core.detect.imds import _region_of_zone, probe_ec2
+from tui.core.detect.imds import probe_ec2
 from tui.core.detect.model import (
     DIAGNOSIS_TEXT,
     CredentialSources,
@@ -26,6 +26,7 @@ from tui.core.detect.model import (
     ProbeName,
     ProbeUpdate,
     _RoleCredentials,
+    configured_region,
     recommend,
 )
 from tui.core.detect.sources import inspect_credential_sources
@@ -159,13 +160,8 @@ def _detect(
     if role_credentials is None and not static.sources:
         identity = Identity(error="no credentials found")
     else:
-        region = (
-            env.get("AWS_REGION")
-            or env.get("AWS_DEFAULT_REGION")
-            or ec2.region
-            or _region_of_zone(ecs.availability_zone)
-            or "us-east-1"
-        )
+        # The tools' configured region wins for STS, as it would for the AWS CLI.
+        region = configured_region(env) or ec2.region or ecs.region or "us-east-1"
         identity = _identity_in_time(botocore_loader, env, region, role_credentials, timeout)
     report(ProbeUpdate("identity", "done", identity.arn or identity.error or "unknown"))
 

@@ -9,7 +9,13 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tui.core.detect.model import DIAGNOSIS_TEXT, Diagnosis, Ec2Probe, _RoleCredentials
+from tui.core.detect.model import (
+    DIAGNOSIS_TEXT,
+    Diagnosis,
+    Ec2Probe,
+    _RoleCredentials,
+    region_of_zone,
+)
 from tui.core.detect.transport import (
     _classify,
     _ConnectTimeout,
@@ -132,7 +138,7 @@ def _probe_imds(
     document = _optional_json(document_text, "instance identity document", notes)
     role = next(iter((roles or "").split()), None)
     profile_arn = _text(info.get("InstanceProfileArn"))
-    region = region or _text(document.get("region")) or _region_of_zone(zone)
+    region = region or _text(document.get("region")) or region_of_zone(zone)
     account = _text(document.get("accountId")) or _account_of_arn(profile_arn)
     credentials = _imds_role_credentials(get, role, notes) if role else None
     return (
@@ -210,10 +216,6 @@ def _imds_role_credentials(
     except Exception as error:  # the role name stays known without its credentials
         notes.append(_classify(error, "role credentials").message)
         return None
-
-
-def _region_of_zone(zone: str | None) -> str | None:
-    return zone[:-1] if zone and zone[-1:].isalpha() and zone[-2:-1].isdigit() else None
 
 
 def _account_of_arn(arn: str | None) -> str | None:

@@ -5,12 +5,14 @@ Plain frozen dataclasses with no I/O, so the screens, the CLI and the tests shar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
 from tui.core.model import Method
 from tui.core.secret import Secret
+from tui.core.validate import REGION
 
 ProbeName = Literal["ec2", "ecs", "credentials", "identity"]
 ProbeState = Literal["running", "done"]
@@ -99,6 +101,11 @@ class EcsProbe:
     diagnosis: Diagnosis = Diagnosis.ERROR
     notes: tuple[str, ...] = ()
 
+    @property
+    def region(self) -> str | None:
+        """The task's region: its availability zone's, else the one in its task ARN."""
+        return region_of_zone(self.availability_zone) or region_of_arn(self.task_arn)
+
 
 @dataclass(frozen=True)
 class CredentialSources:
@@ -133,6 +140,18 @@ class Detection:
     recommendation_reason: str
     elapsed_s: float = 0.0
 
+    @property
+    def region(self) -> str | None:
+        """The region of this machine: the instance's (IMDS placement), else the ECS task's."""
+        return self.region_preferring(None)
+
+    def region_preferring(self, method: Method | None) -> str | None:
+        """The region of this machine, asking the ECS task first when ``method`` is ECS."""
+        probes = [self.ecs.region, self.ec2.region]
+        if method is not Method.ECS:
+            probes.reverse()
+        return next((region for region in probes if region), None)
+
     def to_json_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; there are no credential values in a Detection to leak."""
         return {
@@ -144,6 +163,24 @@ class Detection:
             "recommendation_reason": self.recommendation_reason,
             "elapsed_s": round(self.elapsed_s, 3),
         }
+
+
+def region_of_zone(zone: str | None) -> str | None:
+    """``us-east-1a`` → ``us-east-1``; None when what is left is not shaped like a region."""
+    candidate = (zone or "").rstrip("abcdefghijklmnopqrstuvwxyz")
+    return candidate if REGION.fullmatch(candidate) else None
+
+
+def region_of_arn(arn: str | None) -> str | None:
+    """The region field of an ARN (``arn:aws:ecs:us-east-2:…``), when it is shaped like one."""
+    parts = (arn or "").split(":")
+    candidate = parts[3] if len(parts) > 5 else ""
+    return candidate if REGION.fullmatch(candidate) else None
+
+
+def configured_region(env: Mapping[str, str]) -> str | None:
+    """The region the AWS tools are told to use: AWS_REGION, else AWS_DEFAULT_REGION."""
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:

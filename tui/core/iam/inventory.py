@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui.core import aws
-from tui.core.status import ClientFactory
+from tui.core.aws import ClientFactory
 
 TRUSTED_SERVICE: dict[str, str] = {"ec2": "ec2.amazonaws.com", "ecs": "ecs-tasks.amazonaws.com"}
 ACTIVE_ASSOCIATION_STATES = frozenset({"associating", "associated"})

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tui.core import aws
+from tui.core.aws import ClientFactory
 from tui.core.errors import ErrorKind, ToolError
 from tui.core.secret import Secret
-from tui.core.status import ClientFactory
 
 VerdictState = Literal["allowed", "denied", "unknown"]
 

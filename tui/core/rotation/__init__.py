@@ -12,6 +12,7 @@ resume: an interrupted rotation.
 
 from __future__ import annotations
 
+from tui.core.aws import mask_access_key_id
 from tui.core.errors import ErrorKind
 from tui.core.rotation.engine import ConfirmDelete, SpareKey, rotate_key
 from tui.core.rotation.manual import check_new_key, manual_rotate
@@ -30,7 +31,6 @@ from tui.core.rotation.target import (
     RotationTarget,
     load_target,
 )
-from tui.core.status import mask_access_key_id
 
 __all__ = [
     "DEFAULT_WAIT_SECONDS",

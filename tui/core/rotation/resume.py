@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from tui.core.aws import AwsError, CallerIdentity
+from tui.core.aws import AwsError, CallerIdentity, ClientFactory
 from tui.core.errors import ErrorKind
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.record import RecordError, RotationState, read_record
@@ -26,7 +26,6 @@ from tui.core.rotation.run import (
 from tui.core.rotation.switch import SwitchFailed, switch_key
 from tui.core.rotation.target import RotationError, RotationTarget
 from tui.core.secret import Secret
-from tui.core.status import ClientFactory
 from tui.core.steps import StepStatus
 from tui.core.writer import WriteError
 

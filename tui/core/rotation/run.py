@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Required, TypedDict, TypeVar
 
 from tui.core import aws
-from tui.core.aws import AwsError, CallerIdentity
+from tui.core.aws import REJECTED_KEY_CODES, AwsError, CallerIdentity, ClientFactory, identity_of
 from tui.core.errors import ErrorKind, ToolError
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.model import Method
@@ -32,8 +32,8 @@ from tui.core.rotation.results import (
     RotationResult,
 )
 from tui.core.rotation.target import RotationError, RotationTarget
+from tui.core.rundeck_api import RundeckClient
 from tui.core.secret import Secret
-from tui.core.status import REJECTED_KEY_CODES, ClientFactory, identity_of
 from tui.core.steps import Step, StepCallback, StepStatus
 from tui.core.writer import (
     DEFAULT_KEEP_BACKUPS,
@@ -71,6 +71,7 @@ class RunSettings(TypedDict, total=False):
     monotonic: Callable[[], float]
     allow_insecure: bool  # store the secret even in a plaintext keyring backend
     keep_backups: int  # how many backups of the properties file to keep (the newest)
+    key_storage: RundeckClient | None  # Rundeck's API: the switch also moves Key Storage
     # Asked once, just before the first change; False stops the run with nothing changed
     # (a cancel from the screen, answered atomically so the screen knows which side won).
     before_changes: Callable[[], bool] | None
@@ -99,6 +100,7 @@ class Run:
         monotonic: Callable[[], float] = time.monotonic,
         allow_insecure: bool = False,
         keep_backups: int = DEFAULT_KEEP_BACKUPS,
+        key_storage: RundeckClient | None = None,
         before_changes: Callable[[], bool] | None = None,
     ) -> None:
         self.target = target
@@ -112,6 +114,7 @@ class Run:
         self.monotonic = monotonic
         self.allow_insecure = allow_insecure
         self.keep_backups = keep_backups
+        self.key_storage = key_storage
         self.result = RotationResult("failed", target.properties_file, target.access_key_id)
         self.record: SetupRecord = target.record or self._fresh_record()
         self.iam_user: str | None = None

@@ -11,6 +11,7 @@ from tui.core.properties import PropertiesError
 from tui.core.record import RotationState, SetupRecord, fingerprint
 from tui.core.rotation.run import Run
 from tui.core.rotation.target import RotationError
+from tui.core.rundeck_api import RundeckApiError, RundeckClient
 from tui.core.secret import Secret
 from tui.core.steps import StepStatus
 from tui.core.writer import WriteError
@@ -92,7 +93,7 @@ def switch_key(
             ErrorKind.CONFIG,
             from_id,
         )
-    keyring_on, file_on, previous_stored = from_id, from_id, False
+    keyring_on, file_on, storage_on, previous_stored = from_id, from_id, from_id, False
     try:
         if keep_previous and from_secret is not None:
             run.keystore.put(target.previous_path, from_secret, allow_insecure=True)
@@ -100,6 +101,15 @@ def switch_key(
         run.keystore.put(target.key_path, to_secret, allow_insecure=run.allow_insecure)
         keyring_on = to_id
         run.step("keyring", StepStatus.DONE, f"stored the secret of {to_id} at {target.key_path}")
+        if run.key_storage is not None:
+            upload_password(run.key_storage, target.key_path, to_secret)
+            storage_on = to_id
+            run.step(
+                "key-storage",
+                StepStatus.DONE,
+                f"Rundeck Key Storage holds the secret of {to_id} at {target.key_path} "
+                "(read back: a password)",
+            )
         document.set(target.access_key_setting, to_id)
         after = document.to_bytes()
         run.result.backup = run.write_properties(after)
@@ -111,11 +121,27 @@ def switch_key(
         )
         run.save_record(record_after.updated(properties_sha256=fingerprint(after)))
         run.step("record", StepStatus.DONE, f"recorded the switch in {target.record_file}")
-    except (KeyStoreError, WriteError, PropertiesError) as error:
+    except (KeyStoreError, WriteError, PropertiesError, RundeckApiError) as error:
         kind: ErrorKind = (
             ErrorKind.KEYRING if isinstance(error, KeyStoreError) else ErrorKind.CONFIG
         )
+        if isinstance(error, RundeckApiError):
+            kind = error.kind
         run.step("switch", StepStatus.FAILED, str(error))
+        if storage_on == to_id and from_secret is not None and run.key_storage is not None:
+            try:
+                upload_password(run.key_storage, target.key_path, from_secret)
+                run.step(
+                    "key-storage",
+                    StepStatus.ROLLED_BACK,
+                    f"{target.key_path} holds {from_id} again",
+                )
+            except RundeckApiError as storage_error:
+                run.step(
+                    "key-storage",
+                    StepStatus.FAILED,
+                    f"could not put the old secret back: {storage_error}",
+                )
         on = _undo(run, from_id, from_secret, to_id, to_secret, keyring_on, file_on, before)
         if on == from_id and previous_stored:
             run.forget_previous()
@@ -168,3 +194,15 @@ def _undo(
             keyring_on = to_id
             run.step("keyring", StepStatus.DONE, f"kept {to_id}: the file names it")
     return keyring_on if keyring_on == file_on else None
+
+
+def upload_password(client: RundeckClient, path: str, secret: Secret) -> None:
+    """The secret at ``path`` in Rundeck Key Storage, replacing what is there, read back as a
+    password (what Rundeck's plugins require)."""
+    if client.key_metadata(path) is None:
+        client.create_password(path, secret)
+    else:
+        client.replace_password(path, secret)
+    stored = client.key_metadata(path)
+    if stored is None or not stored.is_password:
+        raise WriteError(f"Rundeck Key Storage did not keep {path} as a password.")

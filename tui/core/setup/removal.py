@@ -13,7 +13,13 @@ from tui.core import record as records
 from tui.core.errors import ErrorKind, ToolError
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.model import Scope
-from tui.core.rundeck import RundeckError, RundeckInstall, read_aws_settings, setting_key
+from tui.core.rundeck import (
+    SETTING_NAMES,
+    RundeckError,
+    RundeckInstall,
+    read_aws_settings,
+    setting_key,
+)
 from tui.core.setup.model import ApplyResult, Blocker, Clock, SetupError
 from tui.core.setup.planning import decode_properties
 from tui.core.steps import Step, StepCallback, StepStatus
@@ -27,8 +33,6 @@ from tui.core.writer import (
     unified_diff,
 )
 from tui.core.writer import restore as restore_file
-
-REMOVED_SETTINGS = ("credentialProvider", "access_key", "secret_key_path", "region")
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def plan_removal(
     document = decode_properties(target, before)
     settings = read_aws_settings(document, scope)
     removed = []
-    for name in REMOVED_SETTINGS:
+    for name in SETTING_NAMES:
         key = setting_key(scope, name)
         if document.get(key) is not None:
             removed.append(key)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from tui.core.iam.inventory import TRUSTED_SERVICE
 from tui.core.iam.provision.model import (
     DEFAULT_POLICY_NAME,
+    DEFAULT_ROLE_NAME,
     NOT_RUN,
     PlanError,
     ProvisionMethod,
@@ -33,6 +34,7 @@ from tui.core.iam.provision.running import PROPAGATION_SECONDS, execute
 
 __all__ = [
     "DEFAULT_POLICY_NAME",
+    "DEFAULT_ROLE_NAME",
     "NOT_RUN",
     "PROPAGATION_SECONDS",
     "TRUSTED_SERVICE",

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tui.core import aws
+from tui.core.aws import ClientFactory
 from tui.core.iam.inventory import TRUSTED_SERVICE
 from tui.core.iam.provision.model import (
     PlanError,
@@ -15,7 +16,6 @@ from tui.core.iam.provision.model import (
     StepContext,
     StepReport,
 )
-from tui.core.status import ClientFactory
 
 
 def refused(error: Exception, action: str) -> PlanError:

@@ -12,6 +12,7 @@ from tui.core.steps import Step, StepStatus
 
 ProvisionMethod = Literal["ec2", "ecs"]
 
+DEFAULT_ROLE_NAME = "rundeck-aws"  # the wizard's and the provision command's default
 DEFAULT_POLICY_NAME = "rundeck-aws-plugins"
 # The JSON word for a call the run never reached (stopped at an earlier failure).
 NOT_RUN = "not run"

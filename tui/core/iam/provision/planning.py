@@ -7,13 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tui.core import aws
+from tui.core.aws import ClientFactory
 from tui.core.errors import ErrorKind
 from tui.core.iam.inventory import TRUSTED_SERVICE, aws_cli, survey
 from tui.core.iam.provision.ec2 import Ec2Steps
 from tui.core.iam.provision.ecs import EcsSteps
 from tui.core.iam.provision.model import DEFAULT_POLICY_NAME, PlanError, ProvisionPlan
 from tui.core.iam.provision.role import RoleSteps
-from tui.core.status import ClientFactory
 
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 PROFILE_OR_POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
