@@ -96,6 +96,14 @@ class WizardApp(App[int]):
                     self._install_error = str(error)
             return self._install, self._install_error
 
+    def use_rundeck_install(self, install: RundeckInstall) -> None:
+        """From now on the flow uses ``install`` (a base folder the admin typed)."""
+        from dataclasses import replace
+
+        base = str(install.base)
+        self.services = replace(self.services.with_rdeck_base(base), rdeck_base=base)
+        self._install, self._install_error = install, None
+
     def advance(self, current: Screen[object]) -> None:
         """Open the step after ``current``; the stack keeps earlier steps for Esc."""
         from tui.screens import next_screen

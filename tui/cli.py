@@ -47,6 +47,7 @@ EPILOG_MAIN = """\
 examples:
   pa-aws-setup                      run the wizard
   pa-aws-setup --demo               run the wizard in a sandbox (no AWS, no Rundeck needed)
+  pa-aws-setup --demo --sandbox DIR reopen that sandbox (the command is printed at exit)
   pa-aws-setup detect --json        where am I running, and which method is recommended?
   pa-aws-setup apply --method ec2 --system --region us-east-1 --yes
   pa-aws-setup status --json
@@ -265,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="run the wizard in a sandbox: no AWS, no Rundeck"
     )
+    parser.add_argument(
+        "--sandbox",
+        metavar="DIR",
+        help="with --demo: reopen the sandbox an earlier --demo printed at exit (opens on Status)",
+    )
     add_keyring_option(parser, top_level=True)
     add_install_option(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -441,6 +447,7 @@ exit codes: 0 rotated, or cancelled; 2 usage, or refused before any change (ASIA
 
 
 WIZARD_FLAGS = {"--demo": "demo", "--allow-insecure-keyring": "allow_insecure_keyring"}
+WIZARD_VALUES = {"--rdeck-base": "rdeck_base", "--sandbox": "sandbox"}
 
 
 def wizard_options(arguments: Sequence[str]) -> argparse.Namespace | None:
@@ -451,19 +458,20 @@ def wizard_options(arguments: Sequence[str]) -> argparse.Namespace | None:
     15-20 ms that the wizard's first frame waited for.
     """
     options = argparse.Namespace(
-        demo=False, allow_insecure_keyring=False, rdeck_base=None, command=None
+        demo=False, sandbox=None, allow_insecure_keyring=False, rdeck_base=None, command=None
     )
     tokens = iter(arguments)
     for token in tokens:
+        name, equals, inline = token.partition("=")
         if token in WIZARD_FLAGS:
             setattr(options, WIZARD_FLAGS[token], True)
-        elif token == "--rdeck-base":
+        elif name in WIZARD_VALUES and equals:
+            setattr(options, WIZARD_VALUES[name], inline)
+        elif token in WIZARD_VALUES:
             value = next(tokens, None)
             if value is None or value.startswith("-"):
                 return None  # argparse's error message, not ours
-            options.rdeck_base = value
-        elif token.startswith("--rdeck-base="):
-            options.rdeck_base = token.partition("=")[2]
+            setattr(options, WIZARD_VALUES[token], value)
         else:
             return None
     return options

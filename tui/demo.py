@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +92,22 @@ def make_rundeck_layout(root: Path) -> Path:
 class DemoSandbox:
     """Owns the sandbox folder, the moto server (started on first use) and the keyring."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = root or Path(tempfile.mkdtemp(prefix="pa-aws-setup-demo-"))
-        self.rdeck_base = make_rundeck_layout(self.root)
-        self.keyring = SandboxKeyring()
+    def __init__(self, root: Path | None = None, *, reopen: bool = False) -> None:
+        """A fresh sandbox in ``root`` (a new temporary folder by default), or, with
+        ``reopen``, the sandbox an earlier demo left there (see tui.demo_reopen)."""
+        from tui.demo_reopen import KEYRING_FILE, FileSandboxKeyring, check_sandbox, mark_sandbox
+
+        if reopen and root is not None:
+            self.root = check_sandbox(root)
+            self.rdeck_base = self.root / "rundeck"
+        else:
+            self.root = root or Path(tempfile.mkdtemp(prefix="pa-aws-setup-demo-"))
+            self.rdeck_base = make_rundeck_layout(self.root)
+            mark_sandbox(self.root)
+        self.keyring: SandboxKeyring = FileSandboxKeyring(self.root / KEYRING_FILE)
         self._server: Any = None
         self.url: str | None = None
+        self._aws_lock = threading.Lock()
         self.rundeck: Any = None
         self.rundeck_url: str | None = None
 
@@ -133,6 +144,10 @@ class DemoSandbox:
 
     def start_aws(self) -> str:
         """Start moto's server on loopback (once) and point this process's AWS calls at it."""
+        with self._aws_lock:  # workers ask at once: the second waits until AWS is ready
+            return self._start_aws()
+
+    def _start_aws(self) -> str:
         if self.url is not None:
             return self.url
         try:
@@ -148,13 +163,30 @@ class DemoSandbox:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        self.start_metadata()
+        self.remember_keys()
         os.environ.update(self.aws_environment())
         return self.url
 
+    def start_metadata(self) -> None:
+        """The instance's metadata service, serving credentials of its role (tui.demo_imds)."""
+        from tui.demo_imds import RoleMetadataServer
+
+        assert self.url is not None
+        self._metadata: RoleMetadataServer | None = RoleMetadataServer(self.url)
+
+    def remember_keys(self) -> None:
+        """moto forgot the sandbox's access keys at the last exit: make them again."""
+        from tui.demo_iam import configured_keys, seed_keys
+
+        assert self.url is not None
+        seed_keys(self.url, configured_keys(self.rdeck_base, self.keyring))
+
     def aws_environment(self) -> dict[str, str]:
         assert self.url is not None
+        metadata = getattr(self, "_metadata", None)
         return {
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.url + "/",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": (metadata.url if metadata else self.url) + "/",
             "AWS_ENDPOINT_URL": self.url,
             "AWS_DEFAULT_REGION": "us-east-1",
         }
@@ -170,6 +202,10 @@ class DemoSandbox:
         return env
 
     def stop(self) -> None:
+        metadata = getattr(self, "_metadata", None)
+        if metadata is not None:
+            metadata.stop()
+            self._metadata = None
         if self.rundeck is not None:
             self.rundeck.stop()
             self.rundeck = None

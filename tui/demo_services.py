@@ -31,6 +31,12 @@ def demo_services(sandbox: DemoSandbox | None = None) -> tuple[Services, DemoSan
         sandbox.start_aws()
         return caller_identity(access_key_id=access_key_id, secret=secret, region=region)
 
+    def aws_client(service, **credentials):  # type: ignore[no-untyped-def]
+        from tui.core import aws
+
+        sandbox.start_aws()  # Status may be first (a reopened sandbox): AWS is the sandbox's
+        return aws.client(service, **credentials)
+
     def rundeck_url():  # type: ignore[no-untyped-def]
         from tui.core.rundeck_api import discover_base_url
 
@@ -49,6 +55,7 @@ def demo_services(sandbox: DemoSandbox | None = None) -> tuple[Services, DemoSan
         clock=now,
         rdeck_base=str(sandbox.rdeck_base),
         demo_root=sandbox.root,
+        aws_client=aws_client,
         rundeck_url=rundeck_url,
         rundeck=rundeck,
     )

@@ -14,6 +14,8 @@ WIZARD_COMMAND_LINES = [
     ["--rdeck-base=/var/lib/rundeck", "--demo"],
     ["--rdeck-base="],
     ["--demo", "--rdeck-base", "a", "--rdeck-base", "b", "--allow-insecure-keyring"],
+    ["--demo", "--sandbox", "/tmp/pa-aws-setup-demo-x"],
+    ["--sandbox=/tmp/a b", "--demo"],
 ]
 
 
@@ -32,6 +34,7 @@ def test_wizard_command_lines_parse_as_the_full_parser_does(arguments: list[str]
         ["--dem"],  # an abbreviation: argparse decides
         ["--rdeck-base"],  # a missing value: argparse's error
         ["--rdeck-base", "--demo"],
+        ["--demo", "--sandbox"],  # a missing value: argparse's error
         ["--secret", "x"],  # refused by the full path, without echoing it
     ],
 )

@@ -69,3 +69,22 @@ async def test_the_keyring_help_on_rotate_scrolls_from_the_keyboard_and_shows_on
         )
         assert shown.count("dbus-run-session") == 1  # the help, once
         assert "A desktop session has one" in shown  # one paragraph, not the source's lines
+
+
+async def test_a_rotation_stopped_by_the_keyring_claims_nothing_it_did_not_check(
+    rundeck: Rundeck,
+) -> None:
+    services = services_for(rundeck)
+    app = WizardApp(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rotate(app, pilot)
+        services.keystore = lambda: KeyStore(fail.Keyring())
+        await pilot.press("enter")
+        screen = await finish(app, pilot)
+        assert all(step.status.finished for step in screen.steps.values()), screen.steps
+        steps = plain(screen.query_one("#rotate-steps", Static))
+        assert "…" not in steps.replace("AKIA…", "")  # no step left "running"
+        assert "not finished" in steps
+        outcome = plain(screen.query_one("#rotate-outcome", Static))
+        assert "holds the secret of" not in outcome
+        assert f"{rundeck.target().key_path} could not be read" in outcome

@@ -4,6 +4,7 @@ real gnome-keyring and the Java reader; the pasted secret is never on screen unl
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -15,9 +16,10 @@ from tests.core.rotation_world import (  # noqa: F401 - fixtures
     iam_world_fixture,
     rundeck_fixture,
 )
+from tests.fixtures.aws import LoopbackPort
 from tests.tui.test_rotate_screen import plain, services_for, until
 from tui.app import WizardApp
-from tui.screens.manual_rotate import ManualRotateScreen
+from tui.screens.manual_rotate import SWITCH_WAIT_SECONDS, ManualRotateScreen, WaitClock
 from tui.screens.status import StatusScreen
 
 
@@ -118,3 +120,98 @@ async def test_a_pasted_key_aws_rejects_changes_nothing_and_keeps_the_form(
         assert_hidden(app, wrong)
     assert (rundeck.file.read_bytes(), rundeck.record()) == before
     assert rundeck.config_works() == old
+
+
+class NoSleepClock(WaitClock):
+    """Time that moves only when the switch waits: a wait of n seconds passes at once."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wait(self, cancelled: threading.Event, seconds: float) -> bool:
+        if not cancelled.is_set():
+            self.now += seconds
+        return cancelled.is_set()
+
+
+async def switch_with_sts_at(
+    app: WizardApp, pilot: Pilot[Any], rundeck: Rundeck, url: str, monkeypatch: Any
+) -> tuple[ManualRotateScreen, NoSleepClock]:
+    new, new_secret = rundeck.world.create_key()
+    screen = await open_manual(app, pilot)
+    clock = NoSleepClock()
+    screen.wait_clock = clock
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", url)  # STS only: IAM was asked already
+    await pilot.press(*new, "enter", *new_secret.reveal())
+    await pilot.press("ctrl+s")
+    return screen, clock
+
+
+async def test_a_switch_with_aws_unreachable_gives_up_within_its_countdown(
+    rundeck: Rundeck, closed_port: LoopbackPort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = rundeck.configured_key()
+    before = (rundeck.file.read_bytes(), rundeck.record())
+    app = WizardApp(services_for(rundeck))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, clock = await switch_with_sts_at(app, pilot, rundeck, closed_port.url, monkeypatch)
+        outcome = screen.query_one("#rotate-outcome", Static)
+        await until(pilot, lambda: "Not rotated" in plain(outcome), "the switch to give up")
+        assert clock.now <= SWITCH_WAIT_SECONDS  # every wait inside the countdown
+        assert not screen.running and screen.query_one("#manual-form").display
+        told = plain(outcome)
+        assert "nothing was changed" in told.lower()
+        assert "blocked by a proxy" in told  # the whole reason, not cut off
+        assert "holds the secret" not in told
+    assert (rundeck.file.read_bytes(), rundeck.record()) == before
+    assert rundeck.config_works() == old
+
+
+async def test_esc_stops_waiting_for_a_silent_aws_at_once_and_changes_nothing(
+    rundeck: Rundeck, silent_listener: LoopbackPort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = rundeck.configured_key()
+    before = (rundeck.file.read_bytes(), rundeck.record())
+    app = WizardApp(services_for(rundeck))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen, _ = await switch_with_sts_at(app, pilot, rundeck, silent_listener.url, monkeypatch)
+        wait = screen.query_one("#switch-wait", Static)
+        await until(pilot, lambda: "Esc cancels" in plain(wait), "the countdown")
+        assert "10 s left" in plain(wait)
+        await pilot.press("escape")
+        await pilot.pause()
+        # At once: the worker is still blocked in its read, the screen no longer waits for it.
+        assert not screen.running
+        assert isinstance(app.screen, ManualRotateScreen)
+        outcome = plain(screen.query_one("#rotate-outcome", Static))
+        assert "Cancelled before anything was changed" in outcome
+        assert "unchanged" in outcome
+        assert screen.query_one("#manual-form").display
+        await app.workers.wait_for_complete()  # the abandoned attempt times out by itself
+        await pilot.pause()
+        assert "Cancelled before anything was changed" in plain(
+            screen.query_one("#rotate-outcome", Static)
+        )
+    assert (rundeck.file.read_bytes(), rundeck.record()) == before
+    assert rundeck.config_works() == old
+
+
+async def test_verify_with_aws_unreachable_shows_the_whole_reason(
+    rundeck: Rundeck, closed_port: LoopbackPort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new, new_secret = rundeck.world.create_key()
+    app = WizardApp(services_for(rundeck))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_manual(app, pilot)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", closed_port.url)
+        await pilot.press(*new, "enter", *new_secret.reveal(), "ctrl+t")
+        result = screen.query_one("#verify-result", Static)
+        await until(pilot, lambda: "✗" in plain(result), "the refusal")
+        screen.query_one(".body").scroll_end(animate=False)
+        await pilot.pause()
+        assert "Could not reach AWS" in plain(result)
+        assert result.size.height >= 2  # wrapped at 80 columns, not cut to one line
+        assert "firewall" in plain(result)

@@ -8,7 +8,8 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Button, Static
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Static
 from textual.worker import get_current_worker
 
 from tui.messages import DetectionFinished, ProbeProgress
@@ -17,6 +18,7 @@ from tui.widgets.context_card import ContextCard
 
 if TYPE_CHECKING:
     from tui.core.detect import ProbeUpdate
+    from tui.core.rundeck import RundeckInstall
 
 PROBES = (
     ("ec2", "EC2 instance metadata"),
@@ -65,6 +67,15 @@ class ProbeTable(Static):
         return text
 
 
+class InstallLookedUp(Message):
+    """The answer for a Rundeck base folder the admin typed: the install, or why not."""
+
+    def __init__(self, install: RundeckInstall | None, error: str | None) -> None:
+        super().__init__()
+        self.install = install
+        self.error = error
+
+
 class DetectScreen(WizardStep):
     """Probes EC2, ECS, credentials and identity in a worker; the screen never freezes."""
 
@@ -95,6 +106,68 @@ class DetectScreen(WizardStep):
     def on_mount(self) -> None:
         # After the first frame: the user sees the screen before any probe competes for the CPU.
         self.call_after_refresh(self.run_detection)
+        install, problem = self.wizard.rundeck_install()  # found (or not) before this screen
+        if install is None:
+            self.ask_for_rundeck_base(problem)
+
+    def ask_for_rundeck_base(self, problem: str | None) -> None:
+        """No Rundeck here: say so now, not at step 4, and take its base folder."""
+        self.query_one(".body").mount(
+            Static(
+                Text(
+                    f"✗ {problem or 'No Rundeck install was found.'}\n"
+                    "Type Rundeck's base folder (RDECK_BASE, where etc/framework.properties "
+                    "is), then Enter.",
+                    style="bold red",
+                ),
+                id="rundeck-missing",
+            ),
+            Label("Rundeck base folder"),
+            Input(placeholder="/var/lib/rundeck", id="rdeck-base"),
+            after=self.query_one("#detect-title"),
+        )
+
+    @on(Input.Submitted, "#rdeck-base")
+    def rundeck_base_typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        path = event.value.strip()
+        if not path:
+            return
+        self.query_one("#rundeck-missing", Static).update(
+            Text(f"Looking for Rundeck in {path}…", style="yellow")
+        )
+        self.look_up_install(path)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rundeck-base")
+    def look_up_install(self, path: str) -> None:
+        from tui.core.rundeck import RundeckError, find_install
+
+        services = self.services
+        try:
+            if services.locate_install is not None:
+                install = services.with_rdeck_base(path).install()
+            else:
+                install = find_install(path, env={})
+        except (RundeckError, OSError) as error:
+            answer = InstallLookedUp(None, str(error))
+        else:
+            answer = InstallLookedUp(install, None)
+        if not get_current_worker().is_cancelled:
+            self.post_message(answer)
+
+    @on(InstallLookedUp)
+    def install_looked_up(self, message: InstallLookedUp) -> None:
+        note = self.query_one("#rundeck-missing", Static)
+        if message.install is None:
+            note.update(
+                Text(f"✗ {message.error}\nType another folder, then Enter.", style="bold red")
+            )
+            self.query_one("#rdeck-base", Input).focus()
+            return
+        self.wizard.use_rundeck_install(message.install)
+        note.update(Text(f"✓ Rundeck found at {message.install.base}", style="green"))
+        for button in self.query("#next").results(Button):
+            button.focus()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="detect")
     def run_detection(self) -> None:
@@ -135,7 +208,10 @@ class DetectScreen(WizardStep):
         self.query_one("#recommendation", Static).update(recommendation)
         next_button = self.next_button()
         next_button.disabled = False
-        self.call_after_refresh(next_button.focus)
+        if self.wizard.rundeck_install()[0] is None:
+            self.call_after_refresh(self.query_one("#rdeck-base", Input).focus)
+        else:
+            self.call_after_refresh(next_button.focus)
 
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:

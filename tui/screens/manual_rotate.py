@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -17,12 +20,16 @@ from tui.core.secret import Secret
 from tui.messages import RotationFinished, VerifyFinished
 from tui.screens.rotate import RotationView
 from tui.widgets.form_input import FormInput
+from tui.widgets.long_text import reflow
 from tui.widgets.secret_field import SecretField
 from tui.widgets.ticks import ChoiceButton
 from tui.widgets.validators import AccessKeyIdValidator
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from tui.core.rotation import RotationResult, RotationTarget
+    from tui.core.steps import Step
 
 # What happens to the old key once Rundeck uses the new one: (deactivate_old, delete_old).
 OLD_KEY_CHOICES = {
@@ -30,6 +37,57 @@ OLD_KEY_CHOICES = {
     "old-deactivate": (True, False),
     "old-delete": (True, True),
 }
+
+
+# The longest the screen waits for AWS STS to accept a pasted key before it gives up (the
+# worker's retries end by then too; one attempt is bounded by tui.core.aws's timeouts).
+SWITCH_WAIT_SECONDS = 10.0
+CANCELLED = "Cancelled before anything was changed."
+
+
+class WaitClock:
+    """The time the switch's waits are measured in; a test hands in one that never sleeps."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wait(self, cancelled: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds`` or until ``cancelled`` is set; True when it was."""
+        return cancelled.wait(seconds)
+
+
+class SwitchGate:
+    """Between the screen and the switch worker: a cancel wins only before the first change,
+    and both sides learn which side won."""
+
+    def __init__(self, clock: WaitClock) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+        self.begun = False
+
+    def cancel(self) -> bool:
+        """Stop the switch; True when nothing had been changed (and now nothing will be)."""
+        with self._lock:
+            if not self.begun:
+                self._cancelled.set()
+            return not self.begun
+
+    def begin(self) -> bool:
+        """Asked by the worker before its first change: False once cancelled."""
+        with self._lock:
+            if self._cancelled.is_set():
+                return False
+            self.begun = True
+            return True
+
+    def sleep(self, seconds: float) -> None:
+        """The worker's pause between two attempts; a cancel ends it at once."""
+        from tui.core.errors import ErrorKind
+        from tui.core.rotation import RotationError
+
+        if self.clock.wait(self._cancelled, seconds):
+            raise RotationError(CANCELLED, ErrorKind.USAGE)
 
 
 class ManualRotateScreen(RotationView):
@@ -42,11 +100,24 @@ class ManualRotateScreen(RotationView):
         Binding("ctrl+r", "hide", "Hide secret", show=True),
     ]
     START_ACTIONS: ClassVar[frozenset[str]] = frozenset({"switch", "verify", "reveal", "hide"})
+    DEFAULT_CSS = """
+    ManualRotateScreen #manual-form { height: auto; }
+    ManualRotateScreen #verify-result { height: auto; }
+    ManualRotateScreen #switch-wait { height: auto; color: $warning; }
+    """
 
-    def __init__(self, scope: Scope, project: str | None) -> None:
+    def __init__(
+        self, scope: Scope, project: str | None, *, wait_clock: WaitClock | None = None
+    ) -> None:
         super().__init__(scope, project)
         self.loaded: RotationTarget | None = None
         self.blocked = False  # no switch possible (no target, or an interrupted rotation)
+        self.wait_clock = wait_clock or WaitClock()
+        self.gate: SwitchGate | None = None  # the running switch's; None once it ended
+        self.deadline = 0.0
+        self.countdown: Timer | None = None
+        self.switch_target: RotationTarget | None = None
+        self.verifying = False
 
     def body(self) -> ComposeResult:
         yield Static(f"Paste a new access key for {self.where}", classes="title")
@@ -73,6 +144,7 @@ class ManualRotateScreen(RotationView):
                 yield ChoiceButton("Delete it", id="old-delete")
             yield Static("", id="verify-result")
         yield Static("", id="rotate-steps")
+        yield Static("", id="switch-wait")
         yield Static("", id="rotate-outcome")
 
     def actions(self) -> ComposeResult:
@@ -111,7 +183,7 @@ class ManualRotateScreen(RotationView):
         if event.value.strip():  # emptied at the switch, while the worker still holds it
             self.wizard.radioactive["manual-secret"] = event.value.strip()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def check_reveal(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The key bar says what Ctrl+R does now: Reveal while masked, Hide while shown."""
         if action in ("reveal", "hide"):
             shown = self.query(SecretField)
@@ -153,7 +225,8 @@ class ManualRotateScreen(RotationView):
             return
         result = self.query_one("#verify-result", Static)
         result.display = True
-        result.update(Text("Asking AWS STS who this key belongs to…", style="yellow"))
+        result.update(Text("Asking AWS STS who this key belongs to… (Esc cancels)", style="yellow"))
+        self.verifying = True
         self.verify(*pasted, self.loaded.region)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
@@ -164,11 +237,14 @@ class ManualRotateScreen(RotationView):
 
     @on(VerifyFinished)
     def verified(self, message: VerifyFinished) -> None:
+        if not self.verifying:
+            return  # cancelled meanwhile
+        self.verifying = False
         result = self.query_one("#verify-result", Static)
         if message.identity is not None:
             result.update(Text(f"✓ Works: {message.identity.arn}", style="green"))
         elif message.error is not None:
-            result.update(Text(f"✗ {message.error}", style="bold red"))
+            result.update(reflow(f"✗ {message.error}", style="bold red"))  # whole, wrapped
 
     @on(Button.Pressed, "#switch")
     def action_switch(self) -> None:
@@ -194,11 +270,91 @@ class ManualRotateScreen(RotationView):
         self.query_one("#secret", Input).value = ""
         self.query_one("#manual-form").display = False
         self.workers.cancel_group(self, "verify")
-        self.run_switch(target, *pasted, deactivate, delete)
+        self.verifying = False
+        self.query_one("#verify-result").display = False  # an earlier answer; the switch asks again
+        gate = self.gate = SwitchGate(self.wait_clock)
+        self.switch_target = target
+        self.deadline = self.wait_clock.monotonic() + SWITCH_WAIT_SECONDS
+        self.countdown = self.set_interval(0.25, self.tick)
+        self.tick()
+        self.run_switch(gate, target, *pasted, deactivate, delete)
+
+    def tick(self) -> None:
+        """The countdown while AWS STS is asked; at zero the screen stops waiting."""
+        gate = self.gate
+        wait = self.query_one("#switch-wait", Static)
+        if gate is None or gate.begun:
+            wait.update("")
+            return
+        left = self.deadline - self.wait_clock.monotonic()
+        if left <= 0:
+            self.stop_waiting(
+                f"AWS STS did not accept the new key within {SWITCH_WAIT_SECONDS:.0f} s "
+                "(offline, or blocked by a proxy or firewall?). Nothing was changed."
+            )
+            return
+        wait.update(
+            f"Waiting for AWS STS to accept the new key: {math.ceil(left)} s left · Esc cancels"
+        )
+
+    def stop_waiting(self, message: str) -> None:
+        """Give up on the switch when it has not begun changing anything; the form returns."""
+        from tui.core.errors import ErrorKind
+        from tui.core.rotation import FinalState, RotationResult
+
+        gate, target = self.gate, self.switch_target
+        if gate is None or target is None or not gate.cancel():
+            return  # already ended, or the switch is writing: it finishes on its own
+        self.workers.cancel_group(self, "rotate")
+        self.end_switch()
+        result = RotationResult("refused", target.properties_file, target.access_key_id)
+        result.error, result.error_kind = message, ErrorKind.USAGE
+        result.state = FinalState(
+            iam="unchanged",
+            keyring=f"unchanged: nothing was written to {target.key_path}",
+            files=f"unchanged: {target.properties_file}",
+        )
+        self.show_outcome(result)
+
+    def end_switch(self) -> None:
+        self.running = False
+        self.gate = None
+        if self.countdown is not None:
+            self.countdown.stop()
+            self.countdown = None
+        self.query_one("#switch-wait", Static).update("")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back" and self.running:
+            return True  # Esc cancels the wait; action_back says when it is too late
+        return self.check_reveal(action, parameters)
+
+    def action_back(self) -> None:
+        if self.running:
+            if self.gate is not None and not self.gate.begun:
+                self.stop_waiting(CANCELLED)
+            else:
+                self.notify("The switch has begun: wait until it has finished.")
+            return
+        if self.verifying:
+            self.verifying = False
+            self.workers.cancel_group(self, "verify")
+            self.query_one("#verify-result", Static).update(
+                Text("Verify cancelled.", style="yellow")
+            )
+            return
+        super().action_back()
+
+    def accepts_progress(self) -> bool:
+        return self.running  # not a switch the screen stopped waiting for
+
+    def run_ended(self) -> None:
+        self.end_switch()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rotate")
     def run_switch(
         self,
+        gate: SwitchGate,
         target: RotationTarget,
         access_key_id: str,
         secret: Secret,
@@ -206,6 +362,10 @@ class ManualRotateScreen(RotationView):
         delete_old: bool,
     ) -> None:
         from tui.core.rotation import manual_rotate
+
+        def report(step: Step) -> None:
+            if gate is self.gate:
+                self.report(step)
 
         result = manual_rotate(
             target,
@@ -216,10 +376,15 @@ class ManualRotateScreen(RotationView):
             client_factory=self.services.aws_client,
             deactivate_old=deactivate_old,
             delete_old=delete_old,
-            on_step=self.report,
+            on_step=report,
             allow_insecure=self.services.allow_insecure_keyring,
+            wait_seconds=SWITCH_WAIT_SECONDS,
+            sleep=gate.sleep,
+            monotonic=self.wait_clock.monotonic,
+            before_changes=gate.begin,
         )
-        self.post_message(RotationFinished(result))
+        if not get_current_worker().is_cancelled:
+            self.post_message(RotationFinished(result))
 
     def show_outcome(self, result: RotationResult) -> None:
         super().show_outcome(result)

@@ -55,7 +55,10 @@ class RemoveScreen(ModalScreen[bool]):
                     yield Static(Text(f"⚠ {note}", style="yellow"))
                 for blocker in self.plan.blockers:
                     yield Static(Text(f"✗ {blocker.message}", style="bold red"))
-                yield Static("A backup of the file is kept.", id="remove-result")
+                yield Static(
+                    "" if self.plan.blockers else "A backup of the file is kept.",
+                    id="remove-result",
+                )
             with Horizontal(classes="buttons"):
                 yield Button(
                     "Remove",

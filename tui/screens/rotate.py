@@ -186,8 +186,17 @@ class RotationView(WizardStep):
 
         self.app.push_screen(ConfirmScreen(message.question, yes="Delete it", no="Stop"), answered)
 
+    def accepts_progress(self) -> bool:
+        """Whether the worker's steps and result are still shown (a screen may stop waiting)."""
+        return True
+
+    def run_ended(self) -> None:
+        """Called when the worker's result arrives, before it is shown."""
+
     @on(RotationProgress)
     def show_step(self, message: RotationProgress) -> None:
+        if not self.accepts_progress():
+            return
         step = message.step
         # One line per step name: "running" turns into its result in place.
         self.steps[step.name] = step
@@ -195,11 +204,19 @@ class RotationView(WizardStep):
 
     @on(RotationFinished)
     def rotation_finished(self, message: RotationFinished) -> None:
+        if not self.accepts_progress():
+            return
         self.running = False
+        self.run_ended()
         self.show_outcome(message.result)
 
     def show_outcome(self, result: RotationResult) -> None:
+        from tui.core.steps import StepStatus
+
         self.result = result
+        for name, step in self.steps.items():
+            if not step.status.finished:  # the run ended before this step did
+                self.steps[name] = step.to(StepStatus.SKIPPED, f"not finished ({step.detail})")
         told = "\n".join([result.error or "", *result.warnings])
         steps = self.query_one("#rotate-steps", Static)
         steps.update(steps_table(self.steps.values(), told_below=told))

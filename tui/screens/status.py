@@ -234,6 +234,15 @@ class StatusScreen(WizardStep):
                 severity="warning",
             )
             return
+        if entry.secret_present is None:
+            # Status could not read the secret: the rotation would stop at its first step.
+            self.notify(
+                "Rotate needs the current key's secret, and the keyring could not be read "
+                "(the status above says why). Fix the keyring first.",
+                severity="warning",
+                timeout=10,
+            )
+            return
         self.app.push_screen(RotateScreen(entry.scope, entry.project), self.closed_rotation)
 
     @on(Button.Pressed, "#paste-key")

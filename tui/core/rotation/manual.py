@@ -114,6 +114,7 @@ def _manual(
         StepStatus.DONE,
         f"{new_id} authenticates as {identity.arn}" + _owner_note(old_owner, other_user),
     )
+    run.begin_changes()
     now = run.clock()
     try:
         run.save_record(

@@ -72,6 +72,9 @@ class RunSettings(TypedDict, total=False):
     allow_insecure: bool  # store the secret even in a plaintext keyring backend
     keep_backups: int  # how many backups of the properties file to keep (the newest)
     key_storage: RundeckClient | None  # Rundeck's API: the switch also moves Key Storage
+    # Asked once, just before the first change; False stops the run with nothing changed
+    # (a cancel from the screen, answered atomically so the screen knows which side won).
+    before_changes: Callable[[], bool] | None
 
 
 class Stop(ToolError):
@@ -98,8 +101,10 @@ class Run:
         allow_insecure: bool = False,
         keep_backups: int = DEFAULT_KEEP_BACKUPS,
         key_storage: RundeckClient | None = None,
+        before_changes: Callable[[], bool] | None = None,
     ) -> None:
         self.target = target
+        self.before_changes = before_changes
         self.keystore = keystore
         self.clock = clock
         self.factory = client_factory or aws.client
@@ -116,6 +121,9 @@ class Run:
         self.changed = False
         self.removed_spare: str | None = None
         self.clients: dict[tuple[str, str, Secret], Any] = {}
+        # Each key path this run read: True (a secret), False (none), None (unreadable).
+        self.read_paths: dict[str, bool | None] = {}
+        self.verified: set[str] = set()  # access key ids STS accepted during this run
 
     def execute(
         self, body: Callable[[], None], on_error: Callable[[RotationError], None]
@@ -153,11 +161,29 @@ class Run:
             iam = f"the inactive key {self.removed_spare} was deleted; otherwise unchanged"
         self.result.state = FinalState(
             iam=iam,
-            keyring=f"unchanged: {self.target.key_path} holds the secret of "
-            f"{self.target.access_key_id}",
+            keyring=f"unchanged: {self.keyring_seen()}",
             files=f"unchanged: {self.target.properties_file}",
         )
         return self.stop("refused", kind, message)
+
+    def keyring_seen(self) -> str:
+        """What this run found at the target's key path: only what it actually read."""
+        path = self.target.key_path
+        if path not in self.read_paths:
+            return f"nothing was written to {path} (not read)"
+        found = self.read_paths[path]
+        if found is None:
+            return f"{path} could not be read"
+        if not found:
+            return f"no secret is stored at {path}"
+        if self.target.access_key_id in self.verified:
+            return f"{path} holds the secret of {self.target.access_key_id} (STS accepted it)"
+        return f"{path} holds a secret, not checked with AWS"
+
+    def begin_changes(self) -> None:
+        """Stop here, with nothing changed, when the caller no longer wants the run."""
+        if self.before_changes is not None and not self.before_changes():
+            raise self.refuse("Cancelled before anything was changed.", ErrorKind.USAGE)
 
     def unexpected(self, error: RotationError) -> None:
         """A failure outside the planned ones: refused if nothing changed yet, else failed."""
@@ -293,8 +319,11 @@ class Run:
             return identity_of(self.client("sts", access_key_id, secret).get_caller_identity())
 
         if patient:
-            return self.patiently("GetCallerIdentity", ask)
-        return self.call("GetCallerIdentity", ask)
+            identity = self.patiently("GetCallerIdentity", ask)
+        else:
+            identity = self.call("GetCallerIdentity", ask)
+        self.verified.add(access_key_id)
+        return identity
 
     def list_keys(self, iam: Any, *, patient: bool = False) -> list[dict[str, Any]]:
         def ask() -> list[dict[str, Any]]:
@@ -326,9 +355,12 @@ class Run:
 
     def keyring_get(self, path: str) -> Secret | None:
         try:
-            return self.keystore.get(path)
+            secret = self.keystore.get(path)
         except KeyStoreError as error:
+            self.read_paths[path] = None
             raise RotationError(str(error), ErrorKind.KEYRING) from None
+        self.read_paths[path] = secret is not None
+        return secret
 
     def forget_previous(self) -> None:
         try:
