@@ -190,7 +190,8 @@ class DetectScreen(WizardStep):
     def show_detection(self, message: DetectionFinished) -> None:
         detection = message.detection
         self.state.detection = detection
-        if self.state.method is None:
+        # Under Status (a setup exists) a recommendation is no answer of the admin's.
+        if self.state.method is None and self.is_current:
             self.state.method = detection.recommended_method
         self.query_one("#detect-title", Static).update(Text("Where this runs", style="bold"))
         cards = self.query(ContextCard)
