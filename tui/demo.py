@@ -11,8 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import keyring.backend
-from keyring.compat import properties
+from tui.demo_keyring import SandboxKeyring
 
 FRAMEWORK_PROPERTIES = """\
 # framework.properties (DEMO sandbox)
@@ -50,31 +49,6 @@ DATABASE_PROJECTS = {
     "billing": {"project.name": "billing", "project.description": "Invoices and payments"},
     "ops-db": {"project.name": "ops-db", "project.description": "Database maintenance"},
 }
-
-
-class SandboxKeyring(keyring.backend.KeyringBackend):
-    """A keyring that lives in this process's memory only, for the demo."""
-
-    @properties.classproperty
-    def priority(cls) -> float:
-        # keyring skips backends whose priority raises: never chosen outside the demo.
-        raise RuntimeError("the sandbox keyring is only for --demo")
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self._items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self._items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self._items.pop((service, username), None) is None:
-            import keyring.errors
-
-            raise keyring.errors.PasswordDeleteError("not found")
 
 
 def make_rundeck_layout(root: Path) -> Path:

@@ -12,7 +12,7 @@ import os
 import shlex
 from pathlib import Path
 
-from tui.demo import SandboxKeyring
+from tui.demo_keyring import SandboxKeyring
 
 MARKER = ".pa-aws-setup-demo"  # written into every sandbox; only such a folder is reopened
 KEYRING_FILE = "demo-keyring.json"

@@ -191,7 +191,7 @@ class DetectScreen(WizardStep):
         detection = message.detection
         self.state.detection = detection
         # Under Status (a setup exists) a recommendation is no answer of the admin's.
-        if self.state.method is None and self.is_current:
+        if self.state.method is None and self.app.screen is self:
             self.state.method = detection.recommended_method
         self.query_one("#detect-title", Static).update(Text("Where this runs", style="bold"))
         cards = self.query(ContextCard)
