@@ -344,3 +344,11 @@ def test_status_says_what_an_interrupted_rotation_left_by_phase(
     assert offered in problems["rotation-interrupted"]
     assert "not created yet" not in problems["rotation-interrupted"]
     assert "drift" not in problems
+
+
+@pytest.mark.parametrize("command", ["status", "apply"])
+def test_a_secret_given_as_the_rundeck_base_is_never_echoed(command: str) -> None:
+    args = ["status"] if command == "status" else ["apply", "--method", "ec2", "--system"]
+    run = cli(*args, "--rdeck-base", SECRET, "--json", hidden=(SECRET,))
+    assert run.code == 5, run.output
+    assert "<hidden>" in run.output

@@ -13,6 +13,7 @@ from tui.core.model import Method, Scope
 from tui.core.names import PROJECT_NAME_PATTERN, project_name_problem
 from tui.core.properties import PropertiesDocument, PropertiesError
 from tui.core.record import RECORD_NAME
+from tui.core.redact import shown
 from tui.core.writer import WriteError, read_existing
 
 PACKAGE_ETC = Path("etc/rundeck")
@@ -188,13 +189,14 @@ def find_install(
         base = Path(chosen).expanduser()
         if not base.is_dir():
             raise InstallNotFoundError(
-                f"The Rundeck base folder {base} does not exist (from "
+                f"The Rundeck base folder {shown(str(base))} does not exist (from "
                 f"{'--rdeck-base' if rdeck_base else 'RDECK_BASE'})."
             )
         etc_dir = base / "etc"
         if not (etc_dir / "framework.properties").is_file():
             raise InstallNotFoundError(
-                f"{etc_dir / 'framework.properties'} does not exist: is {base} a Rundeck base "
+                f"{shown(str(etc_dir / 'framework.properties'))} does not exist: is "
+                f"{shown(str(base))} a Rundeck base "
                 "folder (the launcher layout keeps etc/framework.properties under it)?"
             )
         install = RundeckInstall("launcher", base, etc_dir, base / "projects")
