@@ -20,20 +20,14 @@ from tui.core.model import Scope
 from tui.messages import QuestionAsked, RotationFinished, RotationProgress
 from tui.screens.base import WizardStep
 from tui.screens.confirm import ConfirmScreen
+from tui.widgets.grid import aligned_grid
 from tui.widgets.long_text import reflow
+from tui.widgets.step_list import step_mark
 
 if TYPE_CHECKING:
     from tui.core.rotation import RotationResult, RotationTarget, SpareKey
     from tui.core.steps import Step
 
-STEP_STYLE = {
-    "running": ("…", "yellow"),
-    "done": ("✓", "green"),
-    "skipped": ("–", "dim"),
-    "failed": ("✗", "bold red"),
-    "rolled back": ("↺", "yellow"),
-    "warning": ("⚠", "yellow"),
-}
 OUTCOME_HEADLINE = {
     "rotated": ("✓ Rotated", "bold green"),
     "partial": ("⚠ Rotated, with something left to do", "bold yellow"),
@@ -43,30 +37,15 @@ OUTCOME_HEADLINE = {
 }
 
 
-def aligned_grid(labels: int) -> Table:
-    """``labels`` short columns (the last one bold), then the text, which wraps under itself.
-
-    Each gap is a column with a style of its own, so a wrapped line starts with blanks that
-    are never merged into the text: SVG renderers drop the blanks that start a text run.
-    """
-    table = Table.grid()
-    for index in range(labels):
-        table.add_column(no_wrap=True, style="bold" if index == labels - 1 else "")
-        table.add_column(width=1, style="dim")
-    table.add_column(ratio=1, overflow="fold")
-    return table
-
-
 def steps_table(steps: Iterable[Step], told_below: str | None = None) -> Table:
     """One row per step: its mark, its name, and its detail. A detail that the outcome below
     tells in full (``told_below``) keeps its first line only: the help is shown once."""
     table = aligned_grid(labels=2)
     for step in steps:
-        mark, style = STEP_STYLE.get(step.status, ("•", ""))
         detail = step.detail
         if told_below and "\n" in detail and detail.strip() in told_below:
             detail = detail.splitlines()[0] + " (see below)"
-        table.add_row(Text(mark, style=style), "", step.name, "", detail)
+        table.add_row(step_mark(step.status), "", step.name, "", detail)
     return table
 
 
