@@ -155,8 +155,12 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's documented example 
 
 
 async def settle(pilot: Pilot[object]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    """Until no worker is left: a screen mounted meanwhile may have started one of its own."""
+    while True:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if all(worker.is_finished for worker in pilot.app.workers):
+            return
 
 
 async def fill(pilot: Pilot[object], selector: str, text: str) -> None:
@@ -482,6 +486,7 @@ async def at_rotate(pilot: Pilot[object]) -> None:
     await at_status(pilot)
     await pilot.press("t")
     await until(pilot, lambda: isinstance(pilot.app.screen, RotateScreen))
+    await until(pilot, lambda: getattr(pilot.app.screen, "ready", False))
     await settle(pilot)
 
 
@@ -511,6 +516,7 @@ async def at_manual_form(pilot: Pilot[object]) -> None:
     await at_status(pilot)
     await pilot.press("m")
     await until(pilot, lambda: isinstance(pilot.app.screen, ManualRotateScreen))
+    await until(pilot, lambda: getattr(pilot.app.screen, "ready", False))
     await settle(pilot)
     await fill(pilot, "#access-key-id", NEW_KEY_ID)
     await fill(pilot, "#secret", NEW_SECRET)

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from tui.core.aws import AwsError, CallerIdentity
     from tui.core.detect import Detection, ProbeUpdate
     from tui.core.iam.simulate import PolicyCheck
-    from tui.core.rotation import RotationResult
+    from tui.core.rotation import RotationResult, RotationTarget
+    from tui.core.rundeck import RundeckInstall
     from tui.core.secret import Secret
     from tui.core.setup import ApplyResult, RemovalPlan, SetupPlan
     from tui.core.status import InstallStatus
@@ -86,6 +87,23 @@ class StatusReady(Message):
 @dataclass
 class RotationProgress(Message):
     step: Step
+
+
+@dataclass
+class InstallProjectsRead(Message):
+    """The Rundeck install (or why there is none) and the projects it keeps on disk."""
+
+    install: RundeckInstall | None
+    problem: str | None
+    disk_projects: tuple[str, ...]
+
+
+@dataclass
+class RotationTargetRead(Message):
+    """The setup a rotation screen acts on, read in a worker, or why it cannot be rotated."""
+
+    target: RotationTarget | None
+    problem: str | None
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.tui.test_flows import KEY_ID, SECRET, settle
-from tests.tui.test_rotate_screen import finish, until
+from tests.tui.test_rotate_screen import finish, rotate_screen, until
 from tests.tui.test_status_screen import KEY_PATH, set_up_ops
 from tui.app import WizardApp
 from tui.cli import main
@@ -64,6 +64,7 @@ async def test_a_reopened_sandbox_opens_on_status_and_rotates(
         assert iam is not None and iam.error is None and iam.iam_user == "rundeck-demo-ops"
         await pilot.press("t")
         await until(pilot, lambda: isinstance(app.screen, RotateScreen), "Rotate")
+        await until(pilot, lambda: rotate_screen(app).ready, "Rotate to read the setup")
         await pilot.press("enter")
         screen = await finish(app, pilot)
         assert screen.result is not None and screen.result.outcome == "rotated", screen.result

@@ -29,8 +29,12 @@ METHOD_INDEX = {Method.EC2: 0, Method.ECS: 1, Method.ACCESS_KEY: 2}
 
 
 async def settle(app: WizardApp, pilot: Pilot[Any]) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    """Until no worker is left: a screen mounted meanwhile may have started one of its own."""
+    while True:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if all(worker.is_finished for worker in app.workers):
+            return
 
 
 async def type_into(pilot: Pilot[Any], app: WizardApp, selector: str, text: str) -> None:

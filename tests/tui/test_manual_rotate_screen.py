@@ -40,7 +40,7 @@ async def open_manual(app: WizardApp, pilot: Pilot[Any]) -> ManualRotateScreen:
     await until(pilot, lambda: status.selected_entry() is not None, "Status to read the files")
     await pilot.press("m")
     await until(pilot, lambda: isinstance(app.screen, ManualRotateScreen), "Paste a new key")
-    await pilot.pause()
+    await until(pilot, lambda: manual_screen(app).ready, "Paste a new key to read the setup")
     return manual_screen(app)
 
 

@@ -86,7 +86,7 @@ async def open_rotate(app: WizardApp, pilot: Pilot[Any]) -> RotateScreen:
     )
     await pilot.press("t")
     await until(pilot, lambda: isinstance(app.screen, RotateScreen), "the Rotate screen")
-    await pilot.pause()
+    await until(pilot, lambda: rotate_screen(app).ready, "Rotate to read the setup")
     return rotate_screen(app)
 
 

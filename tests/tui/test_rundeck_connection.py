@@ -12,6 +12,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, OptionList, Static
 
+from tests.tui.test_flows import settle
 from tui.app import WizardApp
 from tui.core.rundeck_api import RundeckUrl
 from tui.core.rundeck_api.url import UrlSource
@@ -54,11 +55,6 @@ def with_rundeck(services: Services, standin: RundeckStandIn, keystore: Any) -> 
         rundeck_url=lambda: RundeckUrl(standin.url, UrlSource.EXPLICIT, "RD_URL"),
         rundeck=connect,
     )
-
-
-async def settle(app: WizardApp, pilot: Pilot[Any]) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def type_into(pilot: Pilot[Any], app: WizardApp, selector: str, text: str) -> None:

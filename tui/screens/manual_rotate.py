@@ -17,7 +17,7 @@ from textual.worker import get_current_worker
 
 from tui.core.model import Scope
 from tui.core.secret import Secret
-from tui.messages import RotationFinished, VerifyFinished
+from tui.messages import RotationFinished, RotationTargetRead, VerifyFinished
 from tui.screens.rotate import RotationView
 from tui.widgets.form_input import FormInput
 from tui.widgets.long_text import reflow
@@ -153,17 +153,22 @@ class ManualRotateScreen(RotationView):
         yield Button("Back", id="rotate-back")
 
     def on_mount(self) -> None:
-        from tui.core.aws import mask_access_key_id
-        from tui.core.rotation import RotationError
-
         self.query_one("#old-deactivate", RadioButton).value = True
         self.query_one("#verify-result").display = False
         self.query_one("#access-key-id", Input).focus()
-        try:
-            self.loaded = self.target()
-        except RotationError as error:
-            self.refuse(str(error))
+        for button in ("#switch", "#verify"):
+            self.query_one(button, Button).disabled = True  # until the setup has been read
+        self.read_target()
+
+    @on(RotationTargetRead)
+    def target_read(self, message: RotationTargetRead) -> None:
+        from tui.core.aws import mask_access_key_id
+
+        self.ready = True
+        if message.target is None:
+            self.refuse(message.problem or "The setup cannot be rotated.")
             return
+        self.loaded = message.target
         current = mask_access_key_id(self.loaded.access_key_id)
         self.query_one("#old-key-label", Label).update(f"Then the old key, {current}")
         if self.loaded.interrupted is not None:
@@ -171,6 +176,9 @@ class ManualRotateScreen(RotationView):
                 "A rotation of this setup was interrupted; finish or roll it back first "
                 "(Rotate key on the Status screen)."
             )
+            return
+        for button in ("#switch", "#verify"):
+            self.query_one(button, Button).disabled = False
 
     def refuse(self, message: str) -> None:
         self.blocked = True
@@ -248,21 +256,15 @@ class ManualRotateScreen(RotationView):
 
     @on(Button.Pressed, "#switch")
     def action_switch(self) -> None:
-        from tui.core.rotation import RotationError
-
         if self.finished:
             self.action_back()
             return
-        if self.running or self.blocked:
+        if self.running or self.blocked or self.loaded is None:
             return
         pasted = self.collect()
         if pasted is None:
             return
-        try:
-            target = self.target()  # read again: the file may have changed since the form opened
-        except RotationError as error:
-            self.refuse(str(error))
-            return
+        target = self.loaded
         pressed = self.query_one("#old-key", RadioSet).pressed_button
         deactivate, delete = OLD_KEY_CHOICES[pressed.id if pressed and pressed.id else "old-keep"]
         self.begin()
@@ -300,21 +302,22 @@ class ManualRotateScreen(RotationView):
     def stop_waiting(self, message: str) -> None:
         """Give up on the switch when it has not begun changing anything; the form returns."""
         from tui.core.errors import ErrorKind
-        from tui.core.rotation import FinalState, RotationResult
+        from tui.core.rotation import RotationResult
 
         gate, target = self.gate, self.switch_target
         if gate is None or target is None or not gate.cancel():
             return  # already ended, or the switch is writing: it finishes on its own
         self.workers.cancel_group(self, "rotate")
         self.end_switch()
-        result = RotationResult("refused", target.properties_file, target.access_key_id)
-        result.error, result.error_kind = message, ErrorKind.USAGE
-        result.state = FinalState(
-            iam="unchanged",
-            keyring=f"unchanged: nothing was written to {target.key_path}",
-            files=f"unchanged: {target.properties_file}",
+        self.show_outcome(
+            RotationResult.nothing_changed(
+                target.properties_file,
+                target.access_key_id,
+                target.key_path,
+                message,
+                ErrorKind.USAGE,
+            )
         )
-        self.show_outcome(result)
 
     def end_switch(self) -> None:
         self.running = False
@@ -362,6 +365,11 @@ class ManualRotateScreen(RotationView):
         delete_old: bool,
     ) -> None:
         from tui.core.rotation import manual_rotate
+
+        target_now = self.read_again(target)
+        if target_now is None:
+            return
+        target = target_now
 
         def report(step: Step) -> None:
             if gate is self.gate:

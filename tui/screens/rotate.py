@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from tui.core.keystore import KeyStoreError
 from tui.core.model import Scope
-from tui.messages import QuestionAsked, RotationFinished, RotationProgress
+from tui.messages import QuestionAsked, RotationFinished, RotationProgress, RotationTargetRead
 from tui.screens.base import WizardStep
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.grid import aligned_grid
@@ -108,6 +108,7 @@ class RotationView(WizardStep):
         # A question a worker waits on; answered "no" if the screen goes away first.
         self.pending: Reply | None = None
         self.closed = False
+        self.ready = False  # the setup has been read (``RotationTargetRead``)
 
     @property
     def where(self) -> str:
@@ -125,6 +126,37 @@ class RotationView(WizardStep):
         if install is None:
             raise RotationError(problem or "No Rundeck install was found.", ErrorKind.CONFIG)
         return load_target(install, self.scope, self.project)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="target")
+    def read_target(self) -> None:
+        """The setup is read off the UI thread; the screen's ``RotationTargetRead`` shows it."""
+        from tui.core.rotation import RotationError
+
+        try:
+            self.post_message(RotationTargetRead(self.target(), None))
+        except RotationError as error:
+            self.post_message(RotationTargetRead(None, str(error)))
+
+    def read_again(self, known: RotationTarget) -> RotationTarget | None:
+        """From the run's worker: the setup as it is now (the file may have changed since the
+        screen read it). When it can no longer be read, the run ends here, nothing changed."""
+        from tui.core.rotation import RotationError, RotationResult
+
+        try:
+            return self.target()
+        except RotationError as error:
+            self.post_message(
+                RotationFinished(
+                    RotationResult.nothing_changed(
+                        known.properties_file,
+                        known.access_key_id,
+                        known.key_path,
+                        str(error),
+                        error.kind,
+                    )
+                )
+            )
+            return None
 
     def begin(self) -> None:
         """Lock the screen while a worker rotates: buttons off, Esc refused."""
@@ -252,6 +284,9 @@ class RotateScreen(RotationView):
     """Runs rotate_key (or resume_rotation) in a worker and shows every step as it happens."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "start", "Start", show=True)]
+    # Until the setup is read nothing has the focus, so an Enter typed ahead reaches the
+    # screen's "start", which refuses; on Back it would leave the screen unasked.
+    AUTO_FOCUS = ""
     START_ACTIONS: ClassVar[frozenset[str]] = frozenset({"start"})
 
     def body(self) -> ComposeResult:
@@ -273,23 +308,26 @@ class RotateScreen(RotationView):
 
     def __init__(self, scope: Scope, project: str | None) -> None:
         super().__init__(scope, project)
-        self.old_key_id: str | None = None
+        self.known: RotationTarget | None = None  # as read when the screen opened
 
     def on_mount(self) -> None:
-        self.check_interrupted()
+        for button in ("#rotate-keep", "#rotate-delete"):
+            self.query_one(button, Button).disabled = True
+        self.query_one("#rotate-outcome", Static).update(Text("Reading the setup…", style="dim"))
+        self.read_target()
 
-    def check_interrupted(self) -> None:
-        from tui.core.rotation import RotationError
-
-        try:
-            target = self.target()
-        except RotationError as error:
-            self.query_one("#rotate-outcome", Static).update(Text(str(error), style="red"))
-            self.query_one("#rotate-delete", Button).disabled = True
-            self.query_one("#rotate-keep", Button).disabled = True
-            self.query_one("#rotate-back", Button).focus()
+    @on(RotationTargetRead)
+    def target_read(self, message: RotationTargetRead) -> None:
+        self.ready = True
+        outcome = self.query_one("#rotate-outcome", Static)
+        if message.target is None:
+            outcome.update(Text(message.problem or "The setup cannot be rotated.", style="red"))
             return
-        self.old_key_id = target.access_key_id
+        outcome.update("")
+        target = self.known = message.target
+        keep = self.query_one("#rotate-keep", Button)
+        delete = self.query_one("#rotate-delete", Button)
+        keep.disabled = delete.disabled = False
         if target.interrupted is not None:
             self.query_one("#rotate-intro", Static).update(
                 Text(
@@ -298,9 +336,9 @@ class RotateScreen(RotationView):
                     style="yellow",
                 )
             )
-            self.query_one("#rotate-delete", Button).label = "Finish it…"
-            self.query_one("#rotate-keep", Button).label = "Roll back"
-        self.query_one("#rotate-keep", Button).focus()
+            delete.label = "Finish it…"
+            keep.label = "Roll back"
+        keep.focus()
 
     @on(Button.Pressed, "#rotate-keep")
     def action_start(self) -> None:
@@ -310,9 +348,9 @@ class RotateScreen(RotationView):
     @on(Button.Pressed, "#rotate-delete")
     def delete_old(self) -> None:
         """Deleting the old key cannot be undone: it asks first, and "no" has the focus."""
-        if self.running or self.finished:
+        if self.running or self.finished or self.known is None:
             return
-        key = self.old_key_id or "the old key"
+        key = self.known.access_key_id
         question = (
             f"Delete the old key {key} once Rundeck uses the new one? AWS cannot bring a "
             "deleted key back; kept inactive, it can be re-activated if something still uses it."
@@ -325,26 +363,22 @@ class RotateScreen(RotationView):
         self.app.push_screen(ConfirmScreen(question, yes="Delete it", no="Keep it"), decided)
 
     def start(self, *, delete_old: bool, resume: str) -> None:
-        from tui.core.rotation import RotationError
-
         if self.finished:
             self.action_back()
             return
-        if self.running:
-            return
-        try:
-            target = self.target()  # read again: the file may have changed since the screen opened
-        except RotationError as error:
-            self.query_one("#rotate-outcome", Static).update(Text(str(error), style="red"))
+        if self.running or self.known is None:
             return
         self.begin()
         self.query_one("#rotate-intro", Static).display = False
-        self.run_rotation(target, delete_old, resume)
+        self.run_rotation(self.known, delete_old, resume)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rotate")
-    def run_rotation(self, target: RotationTarget, delete_old: bool, resume: str) -> None:
+    def run_rotation(self, known: RotationTarget, delete_old: bool, resume: str) -> None:
         from tui.core.rotation import resume_rotation, rotate_key
 
+        target = self.read_again(known)
+        if target is None:
+            return
         keystore = self.services.keystore()
 
         def confirm(spare: SpareKey) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, OptionList, RadioSet, Static
 
 from tui.core.model import Scope
 from tui.core.rundeck import RundeckError, RundeckInstall, validate_project_name
+from tui.messages import InstallProjectsRead
 from tui.screens.base import WizardStep
 from tui.widgets.form_input import FormInput
 from tui.widgets.rundeck_panel import RundeckPanel
@@ -56,9 +57,12 @@ class ScopeScreen(WizardStep):
         super().__init__()
         self.install: RundeckInstall | None = None
         self.install_error: str | None = None
+        # The projects with a project.properties, None until a worker has read the disk.
+        self.disk_projects: tuple[str, ...] | None = None
+        self.next_pending = False
+        self.focus_pending = False
 
     def body(self) -> ComposeResult:
-        self.install, self.install_error = self.wizard.rundeck_install()
         yield from self.scope_widgets()
 
     def scope_widgets(self) -> ComposeResult:
@@ -90,22 +94,46 @@ class ScopeScreen(WizardStep):
         """The API's project list when connected, else the projects on disk."""
         if self.state.rundeck_projects is not None:
             return list(self.state.rundeck_projects)
-        return self.install.list_projects() if self.install else []
+        return list(self.disk_projects or ())
 
     def projects_label(self, projects: list[str]) -> str:
         if self.state.rundeck_projects is not None:
             return "Projects in Rundeck:" if projects else "Rundeck has no projects yet."
+        if self.disk_projects is None:
+            return "Looking for projects…"
         return "Projects found:" if projects else "No projects found on disk."
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="scope")
+    def read_install(self) -> None:
+        """The install and its projects on disk are read off the UI thread."""
+        install, problem = self.wizard.rundeck_install()
+        projects = tuple(install.list_projects()) if install else ()
+        self.post_message(InstallProjectsRead(install, problem, projects))
+
+    @on(InstallProjectsRead)
+    def install_read(self, message: InstallProjectsRead) -> None:
+        self.install, self.install_error = message.install, message.problem
+        self.disk_projects = message.disk_projects
+        self.show_projects()
+        if self.focus_pending:
+            self.focus_pending = False
+            if self.state.scope is Scope.PROJECT and self.query_one("#scope").has_focus:
+                self.focus_project()
+        if self.next_pending:
+            self.next_pending = False
+            self.action_next()
 
     @on(RundeckPanel.Changed)
     def rundeck_changed(self) -> None:
         """Connected or not: the project list comes from the API or the disk."""
+        self.show_projects()
+
+    def show_projects(self) -> None:
         projects = self.project_names()
         option_list = self.query_one("#projects", OptionList)
         option_list.clear_options()
         option_list.add_options(projects)
-        if self.state.project in projects:
-            option_list.highlighted = projects.index(self.state.project)
+        self.highlight_project()
         self.query_one("#projects-label", Label).update(self.projects_label(projects))
         where = (
             "its configuration in Rundeck" if self.state.rundeck_projects else "project.properties"
@@ -117,22 +145,17 @@ class ScopeScreen(WizardStep):
         yield Button("Next", id="next", variant="primary")
 
     def on_mount(self) -> None:
-        projects = self.query_one("#projects", OptionList)
-        if self.state.project and self.install:
-            names = self.project_names()
-            if self.state.project in names:
-                projects.highlighted = names.index(self.state.project)
+        self.highlight_project()
         self.refresh_scope()
         self.query_one("#scope", RadioSet).focus()
+        self.read_install()
 
     @on(RadioSet.Changed, "#scope")
     def scope_changed(self, event: RadioSet.Changed) -> None:
         self.state.scope = Scope.SYSTEM if event.index == 0 else Scope.PROJECT
         self.refresh_scope()
         if self.state.scope is Scope.PROJECT and event.radio_set.has_focus:
-            # Straight on to the project: the list if there is one, else the name.
-            projects = self.query_one("#projects", OptionList)
-            (projects if projects.option_count else self.query_one("#project-name")).focus()
+            self.focus_project()
 
     @on(ScopeChoice.Chosen, "#scope")
     def scope_chosen(self, event: ScopeChoice.Chosen) -> None:
@@ -141,6 +164,14 @@ class ScopeScreen(WizardStep):
         self.refresh_scope()
         if self.state.scope is Scope.SYSTEM:
             self.action_next()
+            return
+        self.focus_project()
+
+    def focus_project(self) -> None:
+        """Straight on to the project: the list if there is one, else the name. While the
+        disk is still being read, the focus moves once the list has arrived."""
+        if self.disk_projects is None and self.state.rundeck_projects is None:
+            self.focus_pending = True
             return
         projects = self.query_one("#projects", OptionList)
         (projects if projects.option_count else self.query_one("#project-name")).focus()
@@ -158,7 +189,16 @@ class ScopeScreen(WizardStep):
     @on(Input.Changed, "#project-name")
     def project_typed(self, event: Input.Changed) -> None:
         self.state.project = event.value.strip() or None
+        self.highlight_project()
         self.refresh_scope()
+
+    def highlight_project(self) -> None:
+        """The list's highlight follows the name, typed or picked: on it when listed, else off."""
+        names = self.project_names()
+        index = names.index(self.state.project) if self.state.project in names else None
+        option_list = self.query_one("#projects", OptionList)
+        if option_list.highlighted != index:
+            option_list.highlighted = index
 
     @on(Input.Submitted, "#project-name")
     def project_submitted(self) -> None:
@@ -179,10 +219,10 @@ class ScopeScreen(WizardStep):
         return bool(
             self.state.rundeck_link is None
             and self.state.scope is Scope.PROJECT
-            and self.install
+            and self.disk_projects is not None
             and self.state.project
             and self.project_problem() is None
-            and self.install.project_in_database(self.state.project)
+            and self.state.project not in self.disk_projects
         )
 
     def refresh_scope(self) -> None:
@@ -191,7 +231,9 @@ class ScopeScreen(WizardStep):
             self.query_one(selector).display = project_mode
         target = self.query_one("#target", Static)
         text = Text()
-        if self.install is None:
+        if self.disk_projects is None:
+            text.append("Reading the Rundeck install…", style="dim")
+        elif self.install is None:
             text.append(self.install_error or "No Rundeck install found.", style="bold red")
         elif (problem := self.project_problem()) is not None:
             text.append(problem, style="yellow")
@@ -221,6 +263,9 @@ class ScopeScreen(WizardStep):
 
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
+        if self.disk_projects is None:
+            self.next_pending = True  # keys typed ahead (a paste, a laggy link) are not lost
+            return
         if self.install is None:
             self.notify(self.install_error or "No Rundeck install found.", severity="error")
             return

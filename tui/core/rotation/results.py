@@ -43,6 +43,19 @@ class RotationResult:
     state: FinalState = field(default_factory=FinalState)
     backup: Path | None = None
 
+    @classmethod
+    def nothing_changed(
+        cls, properties_file: Path, access_key_id: str, key_path: str, message: str, kind: ErrorKind
+    ) -> RotationResult:
+        """Stopped before its first change (cancelled, or the setup could not be read again)."""
+        result = cls("refused", properties_file, access_key_id, error=message, error_kind=kind)
+        result.state = FinalState(
+            iam="unchanged",
+            keyring=f"unchanged: nothing was written to {key_path}",
+            files=f"unchanged: {properties_file}",
+        )
+        return result
+
     @property
     def ok(self) -> bool:
         return self.outcome == "rotated"
