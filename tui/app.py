@@ -75,15 +75,24 @@ class WizardApp(App[int]):
         """Install discovery and the existing-setup check, off the UI thread."""
         from tui.core.rundeck import has_existing_setup
 
-        install, _ = self.rundeck_install()
-        self.post_message(InstallFound(install is not None and has_existing_setup(install)))
+        install, problem = self.rundeck_install()
+        if install is None:
+            self.post_message(InstallFound(False, problem or "No Rundeck install was found."))
+        else:
+            self.post_message(InstallFound(has_existing_setup(install), None))
 
     @on(InstallFound)
     def install_found(self, message: InstallFound) -> None:
+        from tui.screens.detect import DetectScreen
+
         if message.has_setup and len(self.screen_stack) == 1:
             from tui.screens.status import StatusScreen
 
             self.push_screen(StatusScreen())
+        elif message.problem is not None:
+            detect = self.screen_stack[0]
+            if isinstance(detect, DetectScreen):
+                detect.ask_for_rundeck_base(message.problem)
 
     def rundeck_install(self) -> tuple[RundeckInstall | None, str | None]:
         """The Rundeck install (found once, by ``find_install``'s worker), or why there is

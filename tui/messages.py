@@ -200,6 +200,8 @@ class PasteSaved(Message):
 
 @dataclass
 class InstallFound(Message):
-    """The app's worker looked up the Rundeck install; ``has_setup``: Status comes first."""
+    """The app's worker looked up the Rundeck install; ``has_setup``: Status comes first;
+    ``problem`` (when none was found): why not, for Detect to ask for its base folder."""
 
     has_setup: bool
+    problem: str | None

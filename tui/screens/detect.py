@@ -84,6 +84,8 @@ class DetectScreen(WizardStep):
         Binding("r", "rerun", "Detect again"),
     ]
 
+    base_wanted = False  # no Rundeck found here, and no base folder typed yet that holds one
+
     def body(self) -> ComposeResult:
         yield Static("Finding out where this runs…", id="detect-title", classes="title")
         yield ProbeTable()
@@ -106,16 +108,17 @@ class DetectScreen(WizardStep):
     def on_mount(self) -> None:
         # After the first frame: the user sees the screen before any probe competes for the CPU.
         self.call_after_refresh(self.run_detection)
-        install, problem = self.wizard.rundeck_install()  # found (or not) before this screen
-        if install is None:
-            self.ask_for_rundeck_base(problem)
 
-    def ask_for_rundeck_base(self, problem: str | None) -> None:
-        """No Rundeck here: say so now, not at step 4, and take its base folder."""
+    def ask_for_rundeck_base(self, problem: str) -> None:
+        """No Rundeck here (the app's worker found none): say so now, not at step 4, and take
+        its base folder."""
+        if self.query("#rdeck-base"):
+            return
+        self.base_wanted = True
         self.query_one(".body").mount(
             Static(
                 Text(
-                    f"✗ {problem or 'No Rundeck install was found.'}\n"
+                    f"✗ {problem}\n"
                     "Type Rundeck's base folder (RDECK_BASE, where etc/framework.properties "
                     "is), then Enter.",
                     style="bold red",
@@ -126,6 +129,8 @@ class DetectScreen(WizardStep):
             Input(placeholder="/var/lib/rundeck", id="rdeck-base"),
             after=self.query_one("#detect-title"),
         )
+        if self.query("#next"):  # the probes finished first: the folder is what is wanted now
+            self.call_after_refresh(self.query_one("#rdeck-base", Input).focus)
 
     @on(Input.Submitted, "#rdeck-base")
     def rundeck_base_typed(self, event: Input.Submitted) -> None:
@@ -165,6 +170,7 @@ class DetectScreen(WizardStep):
             self.query_one("#rdeck-base", Input).focus()
             return
         self.wizard.use_rundeck_install(message.install)
+        self.base_wanted = False
         note.update(Text(f"✓ Rundeck found at {message.install.base}", style="green"))
         for button in self.query("#next").results(Button):
             button.focus()
@@ -209,7 +215,7 @@ class DetectScreen(WizardStep):
         self.query_one("#recommendation", Static).update(recommendation)
         next_button = self.next_button()
         next_button.disabled = False
-        if self.wizard.rundeck_install()[0] is None:
+        if self.base_wanted:
             self.call_after_refresh(self.query_one("#rdeck-base", Input).focus)
         else:
             self.call_after_refresh(next_button.focus)
