@@ -14,7 +14,6 @@ from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.screen import Screen
 
-from tui.core.rundeck import RundeckError, RundeckInstall
 from tui.messages import InstallFound, ProvisionFinished
 from tui.services import Services
 from tui.state import WizardState
@@ -68,7 +67,9 @@ class WizardApp(App[int]):
         return DetectScreen()
 
     def on_mount(self) -> None:
-        self.find_install()
+        # After the first frame, as detection: a worker started now would take the GIL from
+        # the first frame's layout and rendering (measured: about 20 ms, see README Benchmarks).
+        self.call_after_refresh(self.find_install)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="install")
     def find_install(self) -> None:
@@ -97,6 +98,9 @@ class WizardApp(App[int]):
     def rundeck_install(self) -> tuple[RundeckInstall | None, str | None]:
         """The Rundeck install (found once, by ``find_install``'s worker), or why there is
         none; a lock makes a second caller wait for the first lookup instead of repeating it."""
+        # Imported here, in the worker: the first frame does not wait for the install code.
+        from tui.core.rundeck import RundeckError
+
         with self._install_lock:
             if self._install is None and self._install_error is None:
                 try:
@@ -179,6 +183,7 @@ class WizardApp(App[int]):
 
 
 if TYPE_CHECKING:
+    from tui.core.rundeck import RundeckInstall
     from tui.screens.base import Wizard
 
     # The screens see the app through this protocol; mypy proves the app fulfils it.
