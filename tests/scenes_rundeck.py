@@ -49,7 +49,7 @@ def api_scene_services(detection: Detection) -> Services:
         link = connect(replace(request, url=rundeck.url), keystore=keystore, env={})
         return replace(link, url=shown) if isinstance(link, RundeckLink) else link
 
-    return replace(services, rundeck_url=lambda: shown, rundeck=connect_scene)
+    return replace(services, rundeck_url=lambda base: shown, rundeck=connect_scene)
 
 
 async def at_scope_connected(pilot: Pilot[object]) -> None:

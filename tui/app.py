@@ -75,16 +75,41 @@ class WizardApp(App[int]):
     def find_install(self) -> None:
         """Install discovery and the existing-setup check, off the UI thread."""
         from tui.core.rundeck import has_existing_setup
+        from tui.core.status_rundeck import rundeck_has_setup
 
         install, problem = self.rundeck_install()
         if install is None:
             self.post_message(InstallFound(False, problem or "No Rundeck install was found."))
+        elif has_existing_setup(install):
+            self.post_message(InstallFound(True, None))
         else:
-            self.post_message(InstallFound(has_existing_setup(install), None))
+            link = self.connect_quietly()
+            self.post_message(
+                InstallFound(link is not None and rundeck_has_setup(link), None, link)
+            )
+
+    def connect_quietly(self) -> RundeckLink | None:
+        """Rundeck's API, when it answers and a token is known (RD_TOKEN, the keyring): a
+        project only Rundeck's database holds is a setup too. Nothing is asked or shown."""
+        from tui.core.errors import ToolError
+        from tui.core.rundeck_link import ConnectionRequest, RundeckLink
+
+        if self.services.rundeck is None:
+            return None
+        try:
+            connection = self.services.rundeck(
+                ConnectionRequest(rdeck_base=self.services.rdeck_base)
+            )
+        except ToolError:
+            return None  # said where it matters: the Scope step's panel
+        return connection if isinstance(connection, RundeckLink) else None
 
     @on(InstallFound)
     def install_found(self, message: InstallFound) -> None:
         from tui.screens.detect import DetectScreen
+
+        if message.has_setup and message.rundeck is not None and self.state.rundeck is None:
+            self.state.rundeck = message.rundeck  # Status reads through it
 
         if message.has_setup and len(self.screen_stack) == 1:
             from tui.screens.status import StatusScreen
@@ -184,6 +209,7 @@ class WizardApp(App[int]):
 
 if TYPE_CHECKING:
     from tui.core.rundeck import RundeckInstall
+    from tui.core.rundeck_link import RundeckLink
     from tui.screens.base import Wizard
 
     # The screens see the app through this protocol; mypy proves the app fulfils it.

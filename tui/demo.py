@@ -43,12 +43,6 @@ project.description=Web fleet deployments
 
 
 DEMO_TOKEN = "demo-admin-token-4c1d2e9f7a3b"  # the sandbox Rundeck's admin token, nothing else
-# Projects Rundeck keeps in its database only (no project.properties on disk): since 3.4 every
-# project lives there; ops and web also have a (stale) file on disk.
-DATABASE_PROJECTS = {
-    "billing": {"project.name": "billing", "project.description": "Invoices and payments"},
-    "ops-db": {"project.name": "ops-db", "project.description": "Database maintenance"},
-}
 
 
 def make_rundeck_layout(root: Path) -> Path:
@@ -92,18 +86,17 @@ class DemoSandbox:
         if self.rundeck_url is not None:
             return self.rundeck_url
         from tui.core.keystore import KeyStore
-        from tui.core.properties import load_properties
         from tui.core.rundeck_link import token_key_path
         from tui.core.secret import Secret
+        from tui.demo_rundeck import initial_projects, refill_key_storage
         from tui.standins.rundeck_api import RundeckStandIn
         from tui.standins.rundeck_state import StandInToken
 
-        projects: dict[str, dict[str, str]] = {
-            "ops": load_properties(OPS_PROJECT_PROPERTIES),
-            "web": load_properties(WEB_PROJECT_PROPERTIES),
-        }
-        projects.update({name: dict(config) for name, config in DATABASE_PROJECTS.items()})
+        projects = initial_projects(self.root, self.rdeck_base)
         self.rundeck = RundeckStandIn(projects=projects, tokens=[StandInToken.admin(DEMO_TOKEN)])
+        refill_key_storage(
+            self.rundeck, configured_key_paths(self.rdeck_base, projects), self.keyring
+        )
         self.rundeck.start()
         self.rundeck_url = str(self.rundeck.url).rstrip("/")
         config = self.rdeck_base / "server" / "config"
@@ -181,8 +174,27 @@ class DemoSandbox:
             metadata.stop()
             self._metadata = None
         if self.rundeck is not None:
+            from tui.demo_rundeck import save_projects
+
             self.rundeck.stop()
+            with self.rundeck.lock:
+                projects = {name: dict(config) for name, config in self.rundeck.projects.items()}
+            save_projects(self.root, projects)  # for the next --demo --sandbox of this folder
             self.rundeck = None
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+
+def configured_key_paths(rdeck_base: Path, projects: dict[str, dict[str, str]]) -> list[str]:
+    """The key paths the system file and the Rundeck projects name."""
+    from tui.core.model import Scope
+    from tui.core.rundeck import RundeckError, find_install, read_scope_settings
+
+    paths = [config.get("project.aws.secret_key_path") for config in projects.values()]
+    try:
+        install = find_install(rdeck_base, env={})
+        paths.append(read_scope_settings(install, Scope.SYSTEM, None).secret_key_path)
+    except (RundeckError, OSError):
+        pass
+    return [path for path in paths if path]

@@ -20,26 +20,38 @@ def configured_keys(rdeck_base: Path, keyring: Any) -> list[tuple[str, str, str]
     from tui.core.keystore import KeyStore
     from tui.core.model import Scope
     from tui.core.rotation import RotationError, load_target
-    from tui.core.rundeck import RundeckError, find_install
+    from tui.core.rundeck import RundeckError, find_install, read_aws_settings
+    from tui.demo_rundeck import saved_projects
 
     try:
         install = find_install(rdeck_base, env={})
     except RundeckError:
         return []
     store = KeyStore(keyring, assume_security="secure")
-    scopes = [(Scope.SYSTEM, None, "system")] + [
-        (Scope.PROJECT, name, name) for name in install.list_projects()
-    ]
-    found = []
+    pairs: list[tuple[str, str, str]] = []  # (label, access key id, key path)
+    # Projects as the demo's Rundeck held them at the last exit, when it was started; else
+    # as the files on disk say.
+    held = saved_projects(rdeck_base.parent)
+    scopes: list[tuple[Scope, str | None, str]] = [(Scope.SYSTEM, None, "system")]
+    if held is None:
+        scopes += [(Scope.PROJECT, name, name) for name in install.list_projects()]
+    else:
+        for name, config in held.items():
+            settings = read_aws_settings(config, Scope.PROJECT)
+            if settings.access_key and settings.secret_key_path:
+                pairs.append((name, settings.access_key, settings.secret_key_path))
     for scope, project, label in scopes:
         try:
             target = load_target(install, scope, project)
         except (RotationError, RundeckError, OSError):
             continue  # not an access-key setup
+        pairs.append((label, target.access_key_id, target.key_path))
+    found = []
+    for label, access_key_id, key_path in pairs:
         with contextlib.suppress(Exception):
-            secret = store.get(target.key_path)
+            secret = store.get(key_path)
             if secret is not None:
-                found.append((f"rundeck-demo-{label}", target.access_key_id, secret.reveal()))
+                found.append((f"rundeck-demo-{label}", access_key_id, secret.reveal()))
     return found
 
 

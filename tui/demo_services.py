@@ -37,7 +37,7 @@ def demo_services(sandbox: DemoSandbox | None = None) -> tuple[Services, DemoSan
         sandbox.start_aws()  # Status may be first (a reopened sandbox): AWS is the sandbox's
         return aws.client(service, **credentials)
 
-    def rundeck_url():  # type: ignore[no-untyped-def]
+    def rundeck_url(_base):  # type: ignore[no-untyped-def]  # the sandbox has one base
         from tui.core.rundeck_api import discover_base_url
 
         sandbox.start_rundeck()

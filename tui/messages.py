@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from tui.core.iam.simulate import PolicyCheck
     from tui.core.rotation import RotationResult, RotationTarget
     from tui.core.rundeck import RundeckInstall
+    from tui.core.rundeck_link import RundeckLink
     from tui.core.secret import Secret
     from tui.core.setup import ApplyResult, RemovalPlan, SetupPlan
+    from tui.core.setup.api_removal import ApiRemovalPlan
     from tui.core.status import InstallStatus
     from tui.core.steps import Step
 
@@ -77,11 +79,13 @@ class RegionsLoaded(Message):
 
 @dataclass
 class StatusReady(Message):
-    """The current setup; ``with_aws`` says whether IAM was asked (key age, last use)."""
+    """The current setup; ``with_aws`` says whether IAM was asked (key age, last use);
+    ``rundeck``: the connection to Rundeck's API that was read through, if any."""
 
     status: InstallStatus | None
     error: str | None
     with_aws: bool
+    rundeck: RundeckLink | None = None
 
 
 @dataclass
@@ -132,9 +136,10 @@ class RemovalFinished(Message):
 
 @dataclass
 class RemovalPlanned(Message):
-    """A removal planned in a worker: the plan, or why there is none."""
+    """A removal planned in a worker: the plan (of the file, or through Rundeck's API), or why
+    there is none."""
 
-    plan: RemovalPlan | None
+    plan: RemovalPlan | ApiRemovalPlan | None
     error: str | None
 
 
@@ -205,3 +210,4 @@ class InstallFound(Message):
 
     has_setup: bool
     problem: str | None
+    rundeck: RundeckLink | None = None  # connected while looking (a setup only Rundeck holds)

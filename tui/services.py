@@ -36,10 +36,11 @@ class Services:
     aws_client: ClientFactory | None = None
     # Finds the install at another base folder (an answers file may name one).
     locate_install: Callable[[str | None], RundeckInstall] | None = None
-    # Rundeck's API: the URL this install is served at, and the connection to it (a token
-    # found in the keyring for that URL is used; a verified typed one is kept there).
+    # Rundeck's API: the URL the install at a base folder is served at (given the base, so
+    # a folder typed on Detect is the one asked), and the connection to it (a token found
+    # in the keyring for that URL is used; a verified typed one is kept there).
     # None: the wizard works on the files only, as offline.
-    rundeck_url: Callable[[], RundeckUrl] | None = None
+    rundeck_url: Callable[[str | None], RundeckUrl] | None = None
     rundeck: Callable[[ConnectionRequest], Connection] | None = None
 
     def with_rdeck_base(self, rdeck_base: str) -> Services:
@@ -97,10 +98,10 @@ def real_services(*, rdeck_base: str | None, allow_insecure_keyring: bool) -> Se
 
         return caller_identity(access_key_id=access_key_id, secret=secret, region=region)
 
-    def rundeck_url() -> RundeckUrl:
+    def rundeck_url(base: str | None) -> RundeckUrl:
         from tui.core.rundeck_api import discover_base_url
 
-        return discover_base_url(rdeck_base=rdeck_base)
+        return discover_base_url(rdeck_base=base)
 
     return Services(
         detect=detect,

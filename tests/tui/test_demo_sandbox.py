@@ -114,3 +114,38 @@ def test_the_demo_identity_is_the_detected_instance_role(
     assert detection.identity.source == "iam-role"
     assert f":assumed-role/{role}/{detection.ec2.instance_id}" in detection.identity.arn
     assert "user/moto" not in detection.identity.arn
+
+
+def test_a_reopened_sandbox_keeps_what_its_rundeck_held(tmp_path: Path) -> None:
+    """A project only in the demo Rundeck's database, set up through the API: after a reopen
+    its config is still there, Key Storage holds its secret again (from the sandbox keyring),
+    and moto gets its key back; the kept state holds no secret."""
+    from tui.core.rundeck_api import RundeckClient
+    from tui.core.secret import Secret
+    from tui.demo import DEMO_TOKEN
+    from tui.demo_iam import configured_keys
+    from tui.demo_rundeck import STATE_FILE
+
+    path = "keys/project/billing/aws/secret-key"
+    first = DemoSandbox(tmp_path / "demo")
+    url = first.start_rundeck()
+    with RundeckClient(url, Secret(DEMO_TOKEN)) as client:
+        client.set_config_key("billing", "project.aws.access_key", KEY_ID)
+        client.set_config_key("billing", "project.aws.secret_key_path", path)
+    demo_keystore(first).put(path, Secret(SECRET))
+    first.stop()
+    kept = (first.root / STATE_FILE).read_text(encoding="utf-8")
+    assert SECRET not in kept and DEMO_TOKEN not in kept
+
+    again = DemoSandbox(first.root, reopen=True)
+    try:
+        again.start_rundeck()
+        config = again.rundeck.project_config("billing")
+        assert config["project.aws.access_key"] == KEY_ID
+        assert config["project.description"] == "Invoices and payments"  # the rest kept too
+        assert again.rundeck.read_password(path) == SECRET.encode()  # as a plugin reads it
+        assert ("rundeck-demo-billing", KEY_ID, SECRET) in configured_keys(
+            again.rdeck_base, again.keyring
+        )
+    finally:
+        again.stop()

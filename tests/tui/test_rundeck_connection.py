@@ -27,6 +27,7 @@ from tui.screens.scope import ScopeScreen
 from tui.services import Services, connect_with_keyring
 from tui.standins.rundeck_api import RundeckStandIn
 from tui.standins.rundeck_state import StandInToken
+from tui.widgets.shell_command import ShellCommand
 
 TOKEN = "wizard-admin-token-7f3e9a1c5b"
 KEY_ID = "AKIAWIZARDTEST000001"
@@ -52,7 +53,7 @@ def with_rundeck(services: Services, standin: RundeckStandIn, keystore: Any) -> 
 
     return replace(
         services,
-        rundeck_url=lambda: RundeckUrl(standin.url, UrlSource.EXPLICIT, "RD_URL"),
+        rundeck_url=lambda base: RundeckUrl(standin.url, UrlSource.EXPLICIT, "RD_URL"),
         rundeck=connect,
     )
 
@@ -211,6 +212,10 @@ async def test_access_key_to_a_database_project_through_the_api(
         assert isinstance(app.screen, DoneScreen)
         policy = shown(app, "#aclpolicy")
         assert "project: 'billing'" in policy and "allow: [read]" in policy
+        headless = app.screen.query_one("#command", Static).render()
+        assert isinstance(headless, ShellCommand)
+        assert f"--url {standin.url}" in headless.command  # the same Rundeck, headless
+        assert TOKEN not in headless.command
         await type_into(pilot, app, "#aclpolicy-file", str(tmp_path / "aws.aclpolicy"))
         await pilot.press("enter")
         await pilot.pause()
@@ -303,7 +308,7 @@ async def test_nothing_answering_at_the_discovered_url_means_offline(
     (config / "rundeck-config.properties").write_text("grails.serverURL=http://127.0.0.1:9\n")
     services = replace(
         make_services(keystore=keystore),
-        rundeck_url=lambda: discover_base_url(rdeck_base=rundeck_base, env={}),
+        rundeck_url=lambda base: discover_base_url(rdeck_base=rundeck_base, env={}),
         rundeck=lambda request: connect_with_keyring(request, lambda: keystore, env={}),
     )
     app = WizardApp(services)

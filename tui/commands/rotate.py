@@ -45,7 +45,10 @@ def _rotate(options: argparse.Namespace, services: Services) -> CommandResult:
     from tui.core.rotation import check_new_key, inspect_interrupted
 
     pasted = _pasted_key(options)
-    target = choose_target(services, options)
+    # Before the target: a project Rundeck serves is read (and rotated) through its API.
+    connection = open_connection(options, services)
+    link = connection if isinstance(connection, RundeckLink) else None
+    target = choose_target(services, options, link)
     keystore = services.keystore()
     problem = keystore.usability_problem(allow_insecure=services.allow_insecure_keyring)
     if problem is not None:
@@ -73,13 +76,11 @@ def _rotate(options: argparse.Namespace, services: Services) -> CommandResult:
         except ToolError as failure:
             raise UsageProblem(f"{failure} Nothing was changed.") from None
         question = (
-            f"Switch {target.label} ({target.properties_file}) from {target.access_key_id} "
-            f"to {pasted[0]}?"
+            f"Switch {target.label} ({target.where}) from {target.access_key_id} to {pasted[0]}?"
         )
     else:
         question = (
-            f"Rotate the access key {target.access_key_id} of {target.label} "
-            f"({target.properties_file})?"
+            f"Rotate the access key {target.access_key_id} of {target.label} ({target.where})?"
         )
     interactive = sys.stdin.isatty() and not options.yes
     if not options.yes:
@@ -101,8 +102,6 @@ def _rotate(options: argparse.Namespace, services: Services) -> CommandResult:
             )
         else:
             delete_old = _ask("Delete the old key at the end (otherwise it is kept, inactive)?")
-    connection = open_connection(options, services)
-    link = connection if isinstance(connection, RundeckLink) else None
     result = _run(
         options,
         services,
@@ -114,14 +113,15 @@ def _rotate(options: argparse.Namespace, services: Services) -> CommandResult:
         delete_old,
         link.client if link else None,
     )
-    if link is not None and result.outcome != "refused":
-        _sync_key_storage(link, target, keystore, result)
     failed = result.outcome != "rotated" and result.error_kind is not None
     code = exit_code(result.error_kind) if failed and result.error_kind else EXIT_OK
+    # "ok" is the envelope's (exit code 0): a rollback asked for with --resume rollback is a
+    # success, though the rotation's own "ok" (rotated) is false.
     payload: dict[str, Any] = {
-        **result.to_json_dict(),
+        **{key: value for key, value in result.to_json_dict().items() if key != "ok"},
         "scope": str(target.scope),
         "project": target.project,
+        "configuration_path": "api" if target.api is not None else "file",
         "manual": pasted is not None,
         "resumed": interrupted is not None,
         "interrupted": interrupted.to_json_dict() if interrupted else None,
@@ -189,21 +189,36 @@ def _new_secret(options: argparse.Namespace) -> Secret:
     return secret
 
 
-def choose_target(services: Services, options: argparse.Namespace) -> Any:
-    """The one access-key setup to rotate: the scope given, or the only one there is."""
+def choose_target(
+    services: Services, options: argparse.Namespace, link: RundeckLink | None = None
+) -> Any:
+    """The one access-key setup to rotate: the scope given, or the only one there is. With
+    Rundeck's API a project's setup is the one Rundeck holds (its database), as for apply."""
     from tui.core.model import Scope
-    from tui.core.rotation import RotationError, load_target
+    from tui.core.rotation import RotationError, load_api_target, load_target
+    from tui.core.rundeck_api import RundeckApiError
 
     install = services.install()
+
+    def load(scope: Scope, project: str | None) -> Any:
+        if link is not None and scope is Scope.PROJECT and project is not None:
+            return load_api_target(install, link.client, project)
+        return load_target(install, scope, project)
+
     if options.system or options.project:
-        scope = Scope.SYSTEM if options.system else Scope.PROJECT
-        return load_target(install, scope, options.project)
+        return load(Scope.SYSTEM if options.system else Scope.PROJECT, options.project)
+    try:
+        projects = (
+            [item.name for item in link.client.list_projects()]
+            if link is not None
+            else install.list_projects()
+        )
+    except RundeckApiError as error:
+        raise ToolError(f"Cannot list Rundeck's projects: {error}", kind=error.kind) from None
     found = []
-    for scope, project in [(Scope.SYSTEM, None)] + [
-        (Scope.PROJECT, name) for name in install.list_projects()
-    ]:
+    for scope, project in [(Scope.SYSTEM, None)] + [(Scope.PROJECT, p) for p in projects]:
         try:
-            found.append(load_target(install, scope, project))
+            found.append(load(scope, project))
         except RotationError:
             continue
     if len(found) == 1:
@@ -272,25 +287,6 @@ def _run(
             **common,
         )
     return rotate_key(target, confirm_delete_inactive=consent, **common)
-
-
-def _sync_key_storage(link: Any, target: Any, keystore: Any, result: Any) -> None:
-    """After any rotation or resumption, Key Storage holds what the keyring holds at the key
-    path (the key the file names), so a kill between the two is repaired by the next run."""
-    from tui.core.rotation.switch import upload_password
-    from tui.core.steps import Step, StepStatus
-
-    current = keystore.get(target.key_path)
-    if current is None:
-        return
-    try:
-        upload_password(link.client, target.key_path, current)
-    except ToolError as error:
-        result.steps.append(Step("key-storage", StepStatus.FAILED, str(error)))
-        result.warnings.append(f"Rundeck Key Storage could not be brought up to date: {error}")
-        return
-    detail = f"{target.key_path} holds the secret the keyring holds (read back: a password)"
-    result.steps.append(Step("key-storage", StepStatus.DONE, detail))
 
 
 def _print_result(result: Any, outcome_text: dict[str, str]) -> None:

@@ -50,7 +50,14 @@ def _add_rundeck(options: argparse.Namespace, services: Services, status: Any) -
         return
     status.rundeck = connection.to_json()
     if isinstance(connection, RundeckLink):
-        add_rundeck_status(status, connection)
+        add_rundeck_status(
+            status,
+            connection,
+            keystore_factory=services.keystore,
+            clock=services.clock,
+            ask_aws=not options.no_aws,
+            client_factory=services.aws_client,
+        )
 
 
 def format_status(status: Any) -> str:

@@ -114,8 +114,16 @@ def dump_answers(answers: Answers, *, rdeck_base: str | None = None) -> str:
     return tomli_w.dumps(data)
 
 
-def command_line(answers: Answers, *, rdeck_base: str | None = None) -> str:
-    """The equivalent headless command, without the secret."""
+def command_line(
+    answers: Answers,
+    *,
+    rdeck_base: str | None = None,
+    rundeck_url: str | None = None,
+    offline: bool = False,
+) -> str:
+    """The equivalent headless command, without the secret or the token: with the Rundeck
+    URL the wizard worked through (its token is then RD_TOKEN's, or the keyring's, where a
+    verified one is kept), or ``--offline`` when the admin chose to work without the API."""
     parts = ["pa-aws-setup", "apply", "--method", str(answers.method)]
     parts += ["--project", answers.project] if answers.project else ["--system"]
     if answers.region:
@@ -126,4 +134,8 @@ def command_line(answers: Answers, *, rdeck_base: str | None = None) -> str:
         parts += ["--key-path", answers.key_path, "--secret-stdin"]
     if rdeck_base:
         parts += ["--rdeck-base", rdeck_base]
+    if rundeck_url:
+        parts += ["--url", rundeck_url]
+    elif offline:
+        parts += ["--offline"]
     return shlex.join([*parts, "--yes"])

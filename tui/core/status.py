@@ -199,7 +199,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-class _LazyKeyStore:
+class LazyKeyStore:
     """Opens the keystore once, on first need; a failure to open is remembered, not raised."""
 
     def __init__(self, factory: Callable[[], KeyStore]) -> None:
@@ -239,7 +239,7 @@ def collect_status(
     """
     factory = client_factory or aws.client
     status = InstallStatus(install=install, checked_at=clock(), max_age_days=max_age_days)
-    keystores = _LazyKeyStore(keystore_factory)
+    keystores = LazyKeyStore(keystore_factory)
     targets: list[tuple[Scope, str | None, Path]] = [
         (Scope.SYSTEM, None, install.framework_properties)
     ]
@@ -278,7 +278,7 @@ def uses_roles(status: InstallStatus) -> bool:
 
 def _inspect_entry(
     entry: EntryStatus,
-    keystores: _LazyKeyStore,
+    keystores: LazyKeyStore,
     factory: ClientFactory,
     clock: Clock,
     max_age_days: int,
@@ -311,7 +311,7 @@ def _inspect_entry(
                 "until then the settings and the keyring may not match.",
                 "error",
             )
-    record = _read_entry_record(entry)
+    record = read_entry_record(entry)
     entry.configured = settings.configured
     entry.methods = settings.methods
     entry.region = settings.region
@@ -336,10 +336,10 @@ def _inspect_entry(
             "(instance or container).",
         )
     if Method.ACCESS_KEY in entry.methods:
-        _inspect_access_key(entry, settings, keystores, factory, clock, max_age_days, ask_aws)
+        inspect_access_key(entry, settings, keystores, factory, clock, max_age_days, ask_aws)
 
 
-def _flag_left_secret(entry: EntryStatus, record: SetupRecord, keystores: _LazyKeyStore) -> None:
+def _flag_left_secret(entry: EntryStatus, record: SetupRecord, keystores: LazyKeyStore) -> None:
     """A secret that a move to a role left in the keyring, while it is still there."""
     left = record.extra.get(LEFT_SECRET)
     if not left or entry.method is Method.ACCESS_KEY:
@@ -360,7 +360,7 @@ def _flag_left_secret(entry: EntryStatus, record: SetupRecord, keystores: _LazyK
         )
 
 
-def _read_entry_record(entry: EntryStatus) -> SetupRecord | None:
+def read_entry_record(entry: EntryStatus) -> SetupRecord | None:
     entry.record_file = record_path(entry.properties_file)
     try:
         record = read_record(entry.record_file)
@@ -390,10 +390,10 @@ def _apply_record(entry: EntryStatus, record: SetupRecord, data: bytes | None) -
     if record.rotation is not None:
         rotation = record.rotation
         entry.rotation_phase = rotation.phase
-        entry.flag("rotation-interrupted", _interrupted_rotation_text(entry, rotation), "error")
+        entry.flag("rotation-interrupted", interrupted_rotation_text(entry, rotation), "error")
 
 
-def _interrupted_rotation_text(entry: EntryStatus, rotation: RotationState) -> str:
+def interrupted_rotation_text(entry: EntryStatus, rotation: RotationState) -> str:
     """What an interrupted rotation left, by phase, and the one way out that rotate accepts."""
     where = "--system" if entry.scope is Scope.SYSTEM else f"--project {entry.project}"
     old = mask_access_key_id(rotation.old_access_key_id)
@@ -417,10 +417,10 @@ def _interrupted_rotation_text(entry: EntryStatus, rotation: RotationState) -> s
     )
 
 
-def _inspect_access_key(
+def inspect_access_key(
     entry: EntryStatus,
     settings: AwsSettings,
-    keystores: _LazyKeyStore,
+    keystores: LazyKeyStore,
     factory: ClientFactory,
     clock: Clock,
     max_age_days: int,

@@ -3,17 +3,43 @@ secret each setting names, checked in Key Storage (where the plugins read it).""
 
 from __future__ import annotations
 
-from tui.core.aws import mask_access_key_id
+from collections.abc import Callable
+
+from tui.core import aws
+from tui.core.aws import ClientFactory, mask_access_key_id
+from tui.core.keystore import KeyStore
 from tui.core.model import Method, Scope
-from tui.core.rundeck import read_aws_settings
+from tui.core.rundeck import AwsSettings, read_aws_settings
 from tui.core.rundeck_api import RundeckApiError
 from tui.core.rundeck_link import RundeckLink
-from tui.core.status import EntryStatus, InstallStatus
+from tui.core.status import (
+    Clock,
+    EntryStatus,
+    InstallStatus,
+    LazyKeyStore,
+    inspect_access_key,
+    interrupted_rotation_text,
+    read_entry_record,
+)
 
 
-def add_rundeck_status(status: InstallStatus, link: RundeckLink) -> None:
+def add_rundeck_status(
+    status: InstallStatus,
+    link: RundeckLink,
+    *,
+    keystore_factory: Callable[[], KeyStore] | None = None,
+    clock: Clock | None = None,
+    ask_aws: bool = False,
+    client_factory: ClientFactory | None = None,
+) -> None:
     """Replace the on-disk view of each project Rundeck serves with what its API says, and
-    check every configured key path in Key Storage (the failure admins hit most)."""
+    check every configured key path in Key Storage (the failure admins hit most).
+
+    With ``keystore_factory`` (and ``clock``) each such project's key is also checked as a
+    file setup's is: its local copy in the keyring and, with ``ask_aws``, IAM; and the
+    record beside where project.properties would be says whether a rotation is unfinished.
+    """
+    keystores = LazyKeyStore(keystore_factory) if keystore_factory is not None else None
     try:
         projects = [project.name for project in link.client.list_projects()]
     except RundeckApiError as error:
@@ -30,7 +56,8 @@ def add_rundeck_status(status: InstallStatus, link: RundeckLink) -> None:
             continue
         settings = read_aws_settings(config, Scope.PROJECT)
         entry = _entry_for(status, name)
-        entry.problems = [p for p in entry.problems if p.code not in ("error",)]
+        # What the disk said of this project is not what Rundeck uses: start again.
+        entry.problems, entry.secret_present, entry.iam = [], None, None
         entry.source = "api"
         entry.configured = settings.configured
         entry.methods = settings.methods
@@ -38,9 +65,48 @@ def add_rundeck_status(status: InstallStatus, link: RundeckLink) -> None:
         entry.access_key_id = settings.access_key
         entry.access_key_id_masked = mask_access_key_id(settings.access_key)
         entry.key_path = settings.secret_key_path
+        if keystores is not None and clock is not None:
+            _inspect_locally(status, entry, settings, keystores, clock, ask_aws, client_factory)
     for entry in status.entries:
         if Method.ACCESS_KEY in entry.methods and entry.key_path:
             _check_key_storage(entry, link)
+
+
+def _inspect_locally(
+    status: InstallStatus,
+    entry: EntryStatus,
+    settings: AwsSettings,
+    keystores: LazyKeyStore,
+    clock: Clock,
+    ask_aws: bool,
+    client_factory: ClientFactory | None,
+) -> None:
+    record = read_entry_record(entry)
+    if record is not None and record.access_key_id == settings.access_key:
+        entry.previous_access_key_id_masked = mask_access_key_id(record.previous_access_key_id)
+        entry.previous_key_inactive = record.previous_key_inactive
+        entry.rotated_at = record.rotated_at
+    if record is not None and record.rotation is not None:
+        entry.rotation_phase = record.rotation.phase
+        entry.flag(
+            "rotation-interrupted", interrupted_rotation_text(entry, record.rotation), "error"
+        )
+    if Method.ACCESS_KEY in entry.methods:
+        factory = client_factory or aws.client
+        max_age = status.max_age_days
+        inspect_access_key(entry, settings, keystores, factory, clock, max_age, ask_aws)
+
+
+def rundeck_has_setup(link: RundeckLink) -> bool:
+    """True when a project Rundeck serves has AWS settings (the wizard then opens on Status);
+    False also when the API stops answering while asked."""
+    try:
+        return any(
+            read_aws_settings(link.client.get_config(project.name), Scope.PROJECT).configured
+            for project in link.client.list_projects()
+        )
+    except RundeckApiError:
+        return False
 
 
 def flag_unreachable(status: InstallStatus, message: str) -> None:

@@ -18,6 +18,7 @@ from tui.widgets.save_row import SaveRow
 from tui.widgets.shell_command import ShellCommand
 
 if TYPE_CHECKING:
+    from tui.core.model import Answers
     from tui.state import WizardState
 
 
@@ -94,7 +95,7 @@ class DoneScreen(WizardStep):
         )
         yield Label(f"The same setup, headless{secret_note}:")
         yield Static(
-            ShellCommand(command_line(answers, rdeck_base=self.services.rdeck_base)),
+            ShellCommand(self.headless_command(answers)),
             id="command",
         )
         yield SaveRow(
@@ -116,6 +117,19 @@ class DoneScreen(WizardStep):
 
     def actions(self) -> ComposeResult:
         yield Button("Quit", id="quit", variant="primary")
+
+    def headless_command(self, answers: Answers) -> str:
+        from tui.core.rundeck_link import Offline
+        from tui.widgets.rundeck_panel import OFFLINE_CHOSEN
+
+        link, connection = self.state.rundeck_link, self.state.rundeck
+        chosen_offline = isinstance(connection, Offline) and connection.reason == OFFLINE_CHOSEN
+        return command_line(
+            answers,
+            rdeck_base=self.services.rdeck_base,
+            rundeck_url=link.url.url if link is not None else None,
+            offline=chosen_offline,
+        )
 
     def on_mount(self) -> None:
         # The body is no focus stop of its own: Tab goes from Quit to the answers file, never

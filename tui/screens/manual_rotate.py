@@ -386,6 +386,7 @@ class ManualRotateScreen(RotationView):
             delete_old=delete_old,
             on_step=report,
             allow_insecure=self.services.allow_insecure_keyring,
+            key_storage=self.key_storage,
             wait_seconds=SWITCH_WAIT_SECONDS,
             sleep=gate.sleep,
             monotonic=self.wait_clock.monotonic,

@@ -26,6 +26,7 @@ from tui.widgets.step_list import step_mark
 
 if TYPE_CHECKING:
     from tui.core.rotation import RotationResult, RotationTarget, SpareKey
+    from tui.core.rundeck_api import RundeckClient
     from tui.core.steps import Step
 
 OUTCOME_HEADLINE = {
@@ -118,13 +119,24 @@ class RotationView(WizardStep):
     def finished(self) -> bool:
         return self.result is not None
 
+    @property
+    def key_storage(self) -> RundeckClient | None:
+        """Rundeck's API when the flow is connected: the switch then moves Key Storage too."""
+        link = self.state.rundeck_link
+        return link.client if link is not None else None
+
     def target(self) -> RotationTarget:
+        """The setup as Rundeck holds it: a project through the API when connected (as
+        apply and the CLI's rotate do), else the file."""
         from tui.core.errors import ErrorKind
-        from tui.core.rotation import RotationError, load_target
+        from tui.core.rotation import RotationError, load_api_target, load_target
 
         install, problem = self.wizard.rundeck_install()
         if install is None:
             raise RotationError(problem or "No Rundeck install was found.", ErrorKind.CONFIG)
+        client = self.key_storage
+        if client is not None and self.scope is Scope.PROJECT and self.project is not None:
+            return load_api_target(install, client, self.project)
         return load_target(install, self.scope, self.project)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="target")
@@ -397,6 +409,7 @@ class RotateScreen(RotationView):
                 delete_old=delete_old,
                 on_step=self.report,
                 allow_insecure=self.services.allow_insecure_keyring,
+                key_storage=self.key_storage,
             )
         else:
             result = rotate_key(
@@ -408,5 +421,6 @@ class RotateScreen(RotationView):
                 confirm_delete_inactive=confirm,
                 on_step=self.report,
                 allow_insecure=self.services.allow_insecure_keyring,
+                key_storage=self.key_storage,
             )
         self.post_message(RotationFinished(result))

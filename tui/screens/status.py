@@ -20,6 +20,9 @@ from tui.screens.base import WizardStep
 from tui.widgets.long_text import reflow
 
 if TYPE_CHECKING:
+    from tui.core.rundeck_link import RundeckLink
+    from tui.core.setup import RemovalPlan
+    from tui.core.setup.api_removal import ApiRemovalPlan
     from tui.core.status import EntryStatus, InstallStatus
 
 
@@ -154,8 +157,43 @@ class StatusScreen(WizardStep):
             if with_aws and uses_roles(status):
                 # The slow pass also asks whether each role is still found where this runs.
                 add_detection(status, self.services.detect(lambda update: None))
+            link = self.read_through_rundeck(status, with_aws=with_aws)
         if not get_current_worker().is_cancelled:
-            self.post_message(StatusReady(status, problem, with_aws))
+            self.post_message(StatusReady(status, problem, with_aws, link))
+
+    def read_through_rundeck(self, status: InstallStatus, *, with_aws: bool) -> RundeckLink | None:
+        """From the worker: what Rundeck's API holds for the projects it serves, as `status`
+        shows it headless. Connected as the flow left it, else as the CLI would (the URL
+        found, the token of RD_TOKEN or the keyring); without a token, the disk's view."""
+        from tui.core.errors import ToolError, UsageProblem
+        from tui.core.rundeck_link import ConnectionRequest, RundeckLink
+        from tui.core.status_rundeck import add_rundeck_status, flag_unreachable
+
+        services = self.services
+        connection = self.state.rundeck
+        if connection is None and services.rundeck is not None:
+            request = ConnectionRequest(
+                token=self.state.rundeck_token, rdeck_base=services.rdeck_base
+            )
+            try:
+                connection = services.rundeck(request)
+            except UsageProblem:
+                return None  # Rundeck answers, and no token is known yet
+            except ToolError as error:
+                flag_unreachable(status, str(error))
+                return None
+        if not isinstance(connection, RundeckLink):
+            return None
+        status.rundeck = connection.to_json()
+        add_rundeck_status(
+            status,
+            connection,
+            keystore_factory=services.keystore,
+            clock=services.clock,
+            ask_aws=with_aws,
+            client_factory=services.aws_client,
+        )
+        return connection
 
     @on(StatusReady)
     def show_status(self, message: StatusReady) -> None:
@@ -166,6 +204,8 @@ class StatusScreen(WizardStep):
             note.update(Text(message.error or "No Rundeck install found.", style="bold red"))
             return
         self.status = message.status
+        if message.rundeck is not None and self.state.rundeck is None:
+            self.state.rundeck = message.rundeck  # Rotate and Remove go through it too
         entries = [entry for entry in self.status.entries if entry.configured]
         options = self.query_one("#entries", OptionList)
         highlighted = options.highlighted
@@ -296,15 +336,20 @@ class StatusScreen(WizardStep):
         """The removal plan, keyring check included, off the UI thread."""
         from tui.core.errors import ToolError
         from tui.core.setup import plan_removal
+        from tui.core.setup.api_removal import plan_api_removal
 
         install, problem = self.wizard.rundeck_install()
-        plan = None
-        if install is not None:
-            try:
+        link = self.state.rundeck_link
+        plan: RemovalPlan | ApiRemovalPlan | None = None
+        try:
+            if link is not None and scope is Scope.PROJECT and project is not None:
+                # As the CLI's remove: a project Rundeck serves goes through its API.
+                plan = plan_api_removal(link.client, project, delete_key=False)
+            elif install is not None:
                 keystore = self.services.keystore()
                 plan = plan_removal(install, scope, project, keystore=keystore)
-            except ToolError as error:
-                problem = str(error)
+        except ToolError as error:
+            problem = str(error)
         if not get_current_worker().is_cancelled:
             self.post_message(RemovalPlanned(plan, problem))
 

@@ -69,10 +69,14 @@ class RundeckPanel(Vertical):
         return token.reveal() if token is not None else ""
 
     def on_mount(self) -> None:
+        from tui.core.rundeck_link import RundeckLink
+
         state = self.wizard.state
-        if state.rundeck is not None:
+        listed = state.rundeck_projects is not None
+        if state.rundeck is not None and (listed or not isinstance(state.rundeck, RundeckLink)):
             self.show_connection(state.rundeck, None)  # back on this step: as it was
             return
+        # First time here (Status may have connected already): connect, and list the projects.
         self.check(state.rundeck_token)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rundeck")
@@ -86,7 +90,7 @@ class RundeckPanel(Vertical):
         url_text = None
         try:
             if services.rundeck_url is not None:
-                url_text = services.rundeck_url().describe()
+                url_text = services.rundeck_url(services.rdeck_base).describe()
             request = ConnectionRequest(token=token, rdeck_base=services.rdeck_base)
             connection = services.rundeck(request)
             projects = None

@@ -5,7 +5,8 @@ end, and from the switch on the keyring also keeps the previous secret beside th
 (at ``<key path>.rotation-previous``), so a run killed at any point can be finished or rolled
 back without any secret that lived only in the dead process's memory.
 
-target: what is rotated; run: one run's report and I/O; switch: the one switch and its undo;
+target: what is rotated (a file, or a project through Rundeck's API: api_config);
+run: one run's report and I/O; switch: the one switch and its undo;
 engine: automatic rotation; manual: a key pasted from the console; retire: the old key's end;
 resume: an interrupted rotation.
 """
@@ -29,6 +30,7 @@ from tui.core.rotation.target import (
     PREVIOUS_SUFFIX,
     RotationError,
     RotationTarget,
+    load_api_target,
     load_target,
 )
 
@@ -49,6 +51,7 @@ __all__ = [
     "SpareKey",
     "check_new_key",
     "inspect_interrupted",
+    "load_api_target",
     "load_target",
     "manual_rotate",
     "mask_access_key_id",

@@ -67,7 +67,7 @@ def _rotate(run: Run, delete_old: bool, confirm: ConfirmDelete | None) -> None:
     data, _ = run.read_file()
     if data != target.data:
         raise run.refuse(
-            f"{target.properties_file} changed since it was read; look at it again and retry.",
+            f"{target.where} changed since it was read; look at it again and retry.",
             ErrorKind.CONFIG,
         )
     if run.record.rotation is not None:
@@ -133,15 +133,14 @@ def _switch_left_apart(run: Run, old_id: str, new_id: str, error: SwitchFailed) 
     """Keyring and file could not be brought to agree on one key: say so, and how to resume."""
     target = run.target
     run.result.next_steps.append(
-        f"Fix the keyring or {target.properties_file}, then run pa-aws-setup rotate "
+        f"Fix the keyring or {target.where}, then run pa-aws-setup rotate "
         "--resume: it finds which key the stored secret belongs to."
     )
     run.result.state = FinalState(
         iam=f"{old_id} and {new_id} both active",
         keyring=f"{target.key_path} may hold either key's secret; the previous secret is kept "
         f"at {target.previous_path}",
-        files=f"{target.properties_file} may name the other key; the record keeps the "
-        "rotation marker",
+        files=f"{target.where} may name the other key; the record keeps the rotation marker",
     )
     raise run.stop("failed", error.kind, str(error))
 

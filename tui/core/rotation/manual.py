@@ -79,7 +79,7 @@ def _manual(
         raise run.refuse(str(error), error.kind) from None
     data, _ = run.read_file()
     if data != target.data:
-        raise run.refuse(f"{target.properties_file} changed since it was read.", ErrorKind.CONFIG)
+        raise run.refuse(f"{target.where} changed since it was read.", ErrorKind.CONFIG)
     if run.record.rotation is not None:
         raise run.refuse("An earlier rotation was interrupted; resume it first.", ErrorKind.USAGE)
     result.new_access_key_id = new_id
@@ -139,7 +139,7 @@ def _manual(
             result.state = FinalState(
                 iam="unchanged",
                 keyring=f"{target.key_path} as before",
-                files=f"{target.properties_file} uses {old_id}",
+                files=f"{target.where} uses {old_id}",
             )
             raise run.stop("rolled_back", error.kind, str(error)) from None
         raise run.stop("failed", error.kind, str(error)) from None

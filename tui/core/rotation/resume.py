@@ -23,7 +23,7 @@ from tui.core.rotation.run import (
     Run,
     RunSettings,
 )
-from tui.core.rotation.switch import SwitchFailed, switch_key
+from tui.core.rotation.switch import SwitchFailed, switch_key, sync_key_storage
 from tui.core.rotation.target import RotationError, RotationTarget
 from tui.core.secret import Secret
 from tui.core.steps import StepStatus
@@ -108,7 +108,14 @@ def resume_rotation(
         run.step("resume", StepStatus.FAILED, str(error))
         run.stop("failed", error.kind, str(error))
 
-    return run.execute(lambda: _resume(run, action, delete_old), failed)
+    def resume_then_sync() -> None:
+        try:
+            _resume(run, action, delete_old)
+        finally:
+            if run.changed:
+                sync_key_storage(run)
+
+    return run.execute(resume_then_sync, failed)
 
 
 def _observe(run: Run, *, repair: bool) -> tuple[str, Secret, CallerIdentity] | None:
@@ -155,7 +162,7 @@ def _observe(run: Run, *, repair: bool) -> tuple[str, Secret, CallerIdentity] | 
                 run.write_file_key(key_id)
             except WriteError as error:
                 raise RotationError(str(error), ErrorKind.CONFIG) from None
-            run.step("properties", StepStatus.DONE, f"{target.properties_file} now names {key_id}")
+            run.step("properties", StepStatus.DONE, f"{target.where} now names {key_id}")
         return key_id, secret, identity
     return None
 
@@ -188,7 +195,7 @@ def _resume(run: Run, action: ResumeAction | None, delete_old: bool) -> None:
     run.step("inspect", StepStatus.DONE, f"Rundeck uses {configured} ({identity.arn})")
     if configured not in (old_id, new_id):
         raise run.refuse(
-            f"{target.properties_file} names {configured}, which is neither key of the "
+            f"{target.where} names {configured}, which is neither key of the "
             "interrupted rotation: it was changed by hand. Nothing was changed in IAM; check "
             "the file, then reconfigure.",
             ErrorKind.CONFIG,

@@ -7,6 +7,7 @@ All file writes of a run go through this module, so a test can make any of them 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -26,6 +27,7 @@ from tui.core.record import (
     dumps,
     fingerprint,
 )
+from tui.core.rotation.api_config import read_aws_lines, write_aws_lines
 from tui.core.rotation.results import (
     FinalState,
     Outcome,
@@ -162,7 +164,7 @@ class Run:
         self.result.state = FinalState(
             iam=iam,
             keyring=f"unchanged: {self.keyring_seen()}",
-            files=f"unchanged: {self.target.properties_file}",
+            files=f"unchanged: {self.target.where}",
         )
         return self.stop("refused", kind, message)
 
@@ -199,7 +201,7 @@ class Run:
         return FinalState(
             iam=iam,
             keyring=f"{self.target.key_path} holds the secret of {access_key_id}",
-            files=f"{self.target.properties_file} uses {access_key_id}{files_note}",
+            files=f"{self.target.where} uses {access_key_id}{files_note}",
         )
 
     # --- files ---------------------------------------------------------------------------
@@ -229,31 +231,47 @@ class Run:
             self.target.record_file,
             dumps(record).encode("utf-8"),
             backup=False,
-            owner_from=self.target.properties_file,
+            owner_from=self.target.owner_file,
         )
         self.record = record
         self.changed = True
 
     def read_file(self) -> tuple[bytes, PropertiesDocument]:
+        """The configuration as it is now: the file, or a database project's AWS settings."""
+        target = self.target
         try:
-            data = read_existing(self.target.properties_file)
+            if target.api is not None and target.project is not None:
+                data: bytes | None = read_aws_lines(target.api, target.project)
+            else:
+                data = read_existing(target.properties_file)
             if data is None:
-                raise WriteError(f"{self.target.properties_file} no longer exists.")
+                raise WriteError(f"{target.properties_file} no longer exists.")
             return data, PropertiesDocument.parse_bytes(data)
-        except (WriteError, PropertiesError) as error:
+        except WriteError as error:
+            raise RotationError(str(error), error.kind) from None
+        except PropertiesError as error:
             raise RotationError(str(error), ErrorKind.CONFIG) from None
 
     def file_key(self) -> str | None:
         return self.read_file()[1].get(self.target.access_key_setting)
 
     def write_properties(self, data: bytes) -> Path | None:
-        """Replace the properties file; returns the backup of the previous one."""
+        """Replace the configuration; returns the backup of the previous file (none for a
+        project in Rundeck's database, whose keys are written one by one)."""
+        target = self.target
+        if target.api is not None and target.project is not None:
+            write_aws_lines(target.api, target.project, data)
+            return None
         return atomic_write(
-            self.target.properties_file, data, now=self.clock(), keep_backups=self.keep_backups
+            target.properties_file, data, now=self.clock(), keep_backups=self.keep_backups
         )
 
     def restore_properties(self, data: bytes) -> None:
-        restore_file(self.target.properties_file, data)
+        target = self.target
+        if target.api is not None and target.project is not None:
+            write_aws_lines(target.api, target.project, data)
+            return
+        restore_file(target.properties_file, data)
 
     def write_file_key(self, access_key_id: str) -> tuple[bytes, Path | None]:
         _, document = self.read_file()
@@ -374,8 +392,24 @@ class Run:
 
 @contextlib.contextmanager
 def locked(target: RotationTarget) -> Iterator[None]:
+    """The install lock, in the folder of the configuration file; for a project in Rundeck's
+    database that folder may not exist yet (it holds the record and its marker)."""
+    folder = target.properties_file.parent
     try:
-        with install_lock(target.properties_file.parent, owner_from=target.properties_file):
+        if target.api is not None and not folder.is_dir():
+            make_folder(folder, owner_from=target.owner_file)
+        with install_lock(folder, owner_from=target.owner_file):
             yield
-    except WriteError as error:
+    except (WriteError, OSError) as error:
         raise RotationError(str(error), ErrorKind.CONFIG) from None
+
+
+def make_folder(folder: Path, *, owner_from: Path) -> None:
+    """``folder`` and its missing parents, owned as ``owner_from`` (Rundeck's user)."""
+    missing = [folder, *folder.parents]
+    missing = [path for path in missing if not path.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        info = owner_from.stat()
+        for path in missing:
+            os.chown(path, info.st_uid, info.st_gid)

@@ -88,8 +88,7 @@ def switch_key(
         raise SwitchFailed(str(error), error.kind, from_id) from None
     if document.get(target.access_key_setting) != from_id:
         raise SwitchFailed(
-            f"{target.properties_file} no longer uses {from_id}; someone changed it during "
-            "the rotation.",
+            f"{target.where} no longer uses {from_id}; someone changed it during the rotation.",
             ErrorKind.CONFIG,
             from_id,
         )
@@ -117,17 +116,14 @@ def switch_key(
         run.step(
             "properties",
             StepStatus.DONE,
-            f"{target.access_key_setting}={to_id} in {target.properties_file}",
+            f"{target.access_key_setting}={to_id} in {target.where}",
         )
         run.save_record(record_after.updated(properties_sha256=fingerprint(after)))
         run.step("record", StepStatus.DONE, f"recorded the switch in {target.record_file}")
     except (KeyStoreError, WriteError, PropertiesError, RundeckApiError) as error:
-        kind: ErrorKind = (
-            ErrorKind.KEYRING if isinstance(error, KeyStoreError) else ErrorKind.CONFIG
-        )
-        if isinstance(error, RundeckApiError):
-            kind = error.kind
+        kind = error.kind
         run.step("switch", StepStatus.FAILED, str(error))
+        storage_apart = False  # Key Storage holds the new secret, and could not go back
         if storage_on == to_id and from_secret is not None and run.key_storage is not None:
             try:
                 upload_password(run.key_storage, target.key_path, from_secret)
@@ -136,13 +132,18 @@ def switch_key(
                     StepStatus.ROLLED_BACK,
                     f"{target.key_path} holds {from_id} again",
                 )
-            except RundeckApiError as storage_error:
+            except (RundeckApiError, WriteError) as storage_error:
+                storage_apart = True
                 run.step(
                     "key-storage",
                     StepStatus.FAILED,
                     f"could not put the old secret back: {storage_error}",
                 )
         on = _undo(run, from_id, from_secret, to_id, to_secret, keyring_on, file_on, before)
+        if storage_apart and on == from_id:
+            # Rundeck reads the new secret with the old id: neither key may go until a
+            # resume, with Rundeck back, brings Key Storage in line (sync_key_storage).
+            on = None
         if on == from_id and previous_stored:
             run.forget_previous()
         raise SwitchFailed(str(error), kind, on) from None
@@ -176,7 +177,7 @@ def _undo(
         try:
             run.restore_properties(before)
             file_on = from_id
-            run.step("properties", StepStatus.ROLLED_BACK, f"{target.properties_file} restored")
+            run.step("properties", StepStatus.ROLLED_BACK, f"{target.where} restored")
             if run.result.backup is not None:
                 with contextlib.suppress(OSError):
                     run.result.backup.unlink()
@@ -206,3 +207,26 @@ def upload_password(client: RundeckClient, path: str, secret: Secret) -> None:
     stored = client.key_metadata(path)
     if stored is None or not stored.is_password:
         raise WriteError(f"Rundeck Key Storage did not keep {path} as a password.")
+
+
+def sync_key_storage(run: Run) -> None:
+    """Key Storage holds what the keyring holds at the key path (the secret of the key the
+    configuration names), so a kill or an outage between the two is repaired by the next run;
+    a failure is a warning, the rest of the run stands."""
+    if run.key_storage is None:
+        return
+    path = run.target.key_path
+    try:
+        current = run.keystore.get(path)
+        if current is None:
+            return
+        upload_password(run.key_storage, path, current)
+    except (KeyStoreError, RundeckApiError, WriteError) as error:
+        run.step("key-storage", StepStatus.FAILED, str(error))
+        run.result.warnings.append(f"Rundeck Key Storage could not be brought up to date: {error}")
+        return
+    run.step(
+        "key-storage",
+        StepStatus.DONE,
+        f"{path} holds the secret the keyring holds (read back: a password)",
+    )

@@ -1,4 +1,5 @@
-"""What a rotation works on: the access key setup of one properties file, read before it starts."""
+"""What a rotation works on: the access key setup of one properties file, or of one project in
+Rundeck's database (through its API), read before it starts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from tui.core.errors import ErrorKind, ToolError
 from tui.core.model import Scope
 from tui.core.properties import PropertiesDocument, PropertiesError
 from tui.core.record import RecordError, RotationState, SetupRecord, read_record, record_path
+from tui.core.rotation.api_config import read_aws_lines
 from tui.core.rundeck import RundeckError, RundeckInstall, read_aws_settings, setting_key
+from tui.core.rundeck_api import RundeckClient
 from tui.core.writer import WriteError, check_target, read_existing
 
 PREVIOUS_SUFFIX = ".rotation-previous"
@@ -24,7 +27,12 @@ class RotationError(ToolError):
 
 @dataclass(frozen=True)
 class RotationTarget:
-    """The access key setup of one properties file, as read before rotating it."""
+    """The access key setup of one scope, as read before rotating it.
+
+    With ``api``, the project's configuration is in Rundeck's database: ``data`` holds its AWS
+    settings as properties lines (``api_config``), ``properties_file`` is where Rundeck would
+    keep the file (never written), and the record with the rotation marker lives beside it.
+    """
 
     install: RundeckInstall
     scope: Scope
@@ -35,6 +43,22 @@ class RotationTarget:
     key_path: str
     region: str | None
     record: SetupRecord | None
+    api: RundeckClient | None = None
+
+    @property
+    def where(self) -> str:
+        """Where the configuration is, as the messages name it."""
+        if self.api is not None:
+            return f"project {self.project}'s configuration in Rundeck"
+        return str(self.properties_file)
+
+    @property
+    def owner_file(self) -> Path:
+        """What the record, lock and backups take their owner from: the configuration file,
+        or for a project in the database, the install's framework.properties."""
+        if self.api is not None:
+            return self.install.framework_properties
+        return self.properties_file
 
     @property
     def record_file(self) -> Path:
@@ -95,4 +119,38 @@ def load_target(
         key_path=settings.secret_key_path,
         region=settings.region,
         record=record,
+    )
+
+
+def load_api_target(install: RundeckInstall, client: RundeckClient, project: str) -> RotationTarget:
+    """Read the access key setup of a project Rundeck serves, through its API."""
+    try:
+        path = install.target(Scope.PROJECT, project)
+        check_target(record_path(path), install.roots)
+        data = read_aws_lines(client, project)
+    except (RundeckError, WriteError) as error:
+        raise RotationError(str(error), error.kind) from None
+    settings = read_aws_settings(PropertiesDocument.parse_bytes(data), Scope.PROJECT)
+    try:
+        record = read_record(record_path(path))
+    except RecordError as error:
+        raise RotationError(str(error), ErrorKind.CONFIG) from None
+    if not settings.access_key or not settings.secret_key_path:
+        method = settings.method.title if settings.method else "no AWS access key"
+        raise RotationError(
+            f"Project {project}'s configuration in Rundeck is not set up with an access key "
+            f"({method}); there is no key to rotate.",
+            ErrorKind.USAGE,
+        )
+    return RotationTarget(
+        install=install,
+        scope=Scope.PROJECT,
+        project=project,
+        properties_file=path,
+        data=data,
+        access_key_id=settings.access_key,
+        key_path=settings.secret_key_path,
+        region=settings.region,
+        record=record,
+        api=client,
     )
