@@ -97,6 +97,7 @@ class DemoSandbox:
         refill_key_storage(
             self.rundeck, configured_key_paths(self.rdeck_base, projects), self.keyring
         )
+        self.rundeck.on_change = self.keep_rundeck  # kept at once: a killed demo loses nothing
         self.rundeck.start()
         self.rundeck_url = str(self.rundeck.url).rstrip("/")
         config = self.rdeck_base / "server" / "config"
@@ -168,18 +169,23 @@ class DemoSandbox:
         env.update(self.aws_environment())
         return env
 
+    def keep_rundeck(self) -> None:
+        """What the demo's Rundeck holds, kept for the next --demo --sandbox of this folder."""
+        from tui.demo_rundeck import save_projects
+
+        if self.rundeck is not None:
+            with self.rundeck.lock:
+                projects = {name: dict(config) for name, config in self.rundeck.projects.items()}
+            save_projects(self.root, projects)
+
     def stop(self) -> None:
         metadata = getattr(self, "_metadata", None)
         if metadata is not None:
             metadata.stop()
             self._metadata = None
         if self.rundeck is not None:
-            from tui.demo_rundeck import save_projects
-
             self.rundeck.stop()
-            with self.rundeck.lock:
-                projects = {name: dict(config) for name, config in self.rundeck.projects.items()}
-            save_projects(self.root, projects)  # for the next --demo --sandbox of this folder
+            self.keep_rundeck()
             self.rundeck = None
         if self._server is not None:
             self._server.stop()

@@ -16,7 +16,7 @@ def test_the_demo_rundeck_is_discovered_and_its_token_is_in_the_sandbox_keyring(
     services, sandbox = demo_services(DemoSandbox(tmp_path))
     try:
         assert services.rundeck_url is not None and services.rundeck is not None
-        url = services.rundeck_url()
+        url = services.rundeck_url(services.rdeck_base)
         assert url.source is UrlSource.RUNDECK_CONFIG
         assert url.url.startswith("http://127.0.0.1:")
         link = services.rundeck(ConnectionRequest(rdeck_base=services.rdeck_base))

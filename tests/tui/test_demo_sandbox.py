@@ -117,9 +117,9 @@ def test_the_demo_identity_is_the_detected_instance_role(
 
 
 def test_a_reopened_sandbox_keeps_what_its_rundeck_held(tmp_path: Path) -> None:
-    """A project only in the demo Rundeck's database, set up through the API: after a reopen
-    its config is still there, Key Storage holds its secret again (from the sandbox keyring),
-    and moto gets its key back; the kept state holds no secret."""
+    """A project only in the demo Rundeck's database, set up through the API: kept as it is
+    written, and after a reopen its config is still there, Key Storage holds its secret
+    again (from the sandbox keyring), and moto gets its key back; no secret is kept."""
     from tui.core.rundeck_api import RundeckClient
     from tui.core.secret import Secret
     from tui.demo import DEMO_TOKEN
@@ -133,9 +133,10 @@ def test_a_reopened_sandbox_keeps_what_its_rundeck_held(tmp_path: Path) -> None:
         client.set_config_key("billing", "project.aws.access_key", KEY_ID)
         client.set_config_key("billing", "project.aws.secret_key_path", path)
     demo_keystore(first).put(path, Secret(SECRET))
-    first.stop()
-    kept = (first.root / STATE_FILE).read_text(encoding="utf-8")
+    kept = (first.root / STATE_FILE).read_text(encoding="utf-8")  # kept at once, not at exit
+    assert KEY_ID in kept  # so a demo killed now loses nothing
     assert SECRET not in kept and DEMO_TOKEN not in kept
+    first.stop()
 
     again = DemoSandbox(first.root, reopen=True)
     try:

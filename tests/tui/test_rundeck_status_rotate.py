@@ -4,11 +4,13 @@ keyring (issue "Rundeck itself": the wizard does what the headless commands do).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from textual.widgets import Button
 
 from tests.core.rotation_world import (  # noqa: F401 - fixtures
@@ -32,7 +34,7 @@ from tui.core.setup import apply_setup, plan_setup
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.remove import RemoveScreen
 from tui.screens.rotate import RotateScreen
-from tui.screens.status import StatusScreen
+from tui.screens.status import StatusScreen, describe_entry
 from tui.standins.rundeck_api import RundeckStandIn
 from tui.standins.rundeck_state import StandInToken
 
@@ -40,17 +42,22 @@ KEY_PATH = "keys/project/billing/aws/secret-key"
 BILLING = {"project.name": "billing", "project.description": "Invoices"}
 
 
-@pytest.fixture
-def billing(
-    tmp_path: Path, iam_world: IamWorld, keystore: KeyStore, java_properties: JavaPropertiesOracle
+def billing_in_rundeck(
+    tmp_path: Path,
+    iam_world: IamWorld,
+    keystore: KeyStore,
+    java_properties: JavaPropertiesOracle,
+    *,
+    system_role: bool,
 ) -> Iterator[tuple[Rundeck, RundeckStandIn]]:
-    """The system scope on an instance role (on disk), and project billing, only in
-    Rundeck's database, on an access key: config, Key Storage and keyring copy as apply
-    leaves them; the token kept in the keyring for Rundeck's URL."""
+    """Project billing, only in Rundeck's database, on an access key: config, Key Storage and
+    keyring copy as apply leaves them; the token kept in the keyring for Rundeck's URL. With
+    ``system_role`` the system scope is on an instance role (on disk), else nothing is."""
     install = make_install(tmp_path / "rundeck")
-    role = Answers(method=Method.EC2, scope=Scope.SYSTEM, region=REGION)
-    plan = plan_setup(install, role, keystore=keystore, secret=None, clock=now)
-    assert apply_setup(plan, keystore=keystore, secret=None, clock=now).ok
+    if system_role:
+        role = Answers(method=Method.EC2, scope=Scope.SYSTEM, region=REGION)
+        plan = plan_setup(install, role, keystore=keystore, secret=None, clock=now)
+        assert apply_setup(plan, keystore=keystore, secret=None, clock=now).ok
     access_key_id, secret = iam_world.create_key()
     with RundeckStandIn(
         projects={"billing": dict(BILLING)}, tokens=[StandInToken.admin(TOKEN)]
@@ -62,8 +69,21 @@ def billing(
             admin.create_password(KEY_PATH, secret)
         keystore.put(KEY_PATH, secret)
         keystore.put(token_key_path(server.url), Secret(TOKEN))
-        world = Rundeck(install, iam_world, keystore, java_properties, secrets=[secret])
-        yield world, server
+        yield Rundeck(install, iam_world, keystore, java_properties, secrets=[secret]), server
+
+
+@pytest.fixture
+def billing(
+    tmp_path: Path, iam_world: IamWorld, keystore: KeyStore, java_properties: JavaPropertiesOracle
+) -> Iterator[tuple[Rundeck, RundeckStandIn]]:
+    yield from billing_in_rundeck(tmp_path, iam_world, keystore, java_properties, system_role=True)
+
+
+@pytest.fixture
+def billing_alone(
+    tmp_path: Path, iam_world: IamWorld, keystore: KeyStore, java_properties: JavaPropertiesOracle
+) -> Iterator[tuple[Rundeck, RundeckStandIn]]:
+    yield from billing_in_rundeck(tmp_path, iam_world, keystore, java_properties, system_role=False)
 
 
 def app_for(world: Rundeck, server: RundeckStandIn) -> WizardApp:
@@ -100,6 +120,11 @@ async def test_status_rotates_a_database_project_through_the_api(
         entry = status.selected_entry()
         assert entry is not None and entry.source == "api" and entry.secret_present is True
         assert entry.key_storage_present is True
+        shown = Console(width=100, record=True, file=io.StringIO())
+        shown.print(describe_entry(entry))
+        text = shown.export_text()
+        assert "Project billing · in Rundeck (API)" in text
+        assert "secret present · in Key Storage" in text
         await pilot.press("t")
         await until(pilot, lambda: isinstance(app.screen, RotateScreen), "Rotate")
         await until(pilot, lambda: rotate_screen(app).ready, "Rotate to read the setup")
@@ -131,6 +156,8 @@ async def test_remove_of_a_database_project_asks_before_deleting_the_key(
         await until(pilot, lambda: isinstance(app.screen, RemoveScreen), "Remove")
         remove = app.screen
         assert isinstance(remove, RemoveScreen) and remove.api_plan is not None
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "cancel"  # Enter never removes
         remove.query_one("#confirm-remove", Button).press()
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the key question")
         assert app.focused is not None and "Keep it" in str(app.focused.label)  # type: ignore[attr-defined]
@@ -145,24 +172,14 @@ async def test_remove_of_a_database_project_asks_before_deleting_the_key(
 
 
 async def test_a_setup_only_rundeck_holds_opens_the_wizard_on_status(
-    tmp_path: Path, iam_world: IamWorld, keystore: KeyStore, java_properties: JavaPropertiesOracle
+    billing_alone: tuple[Rundeck, RundeckStandIn],
 ) -> None:
     """Nothing on disk, billing set up in Rundeck's database: a re-run shows the setup."""
-    install = make_install(tmp_path / "rundeck")
-    access_key_id, secret = iam_world.create_key()
-    with RundeckStandIn(
-        projects={"billing": dict(BILLING)}, tokens=[StandInToken.admin(TOKEN)]
-    ) as server:
-        with RundeckClient(server.url, Secret(TOKEN)) as admin:
-            admin.set_config_key("billing", "project.aws.access_key", access_key_id)
-            admin.set_config_key("billing", "project.aws.secret_key_path", KEY_PATH)
-            admin.create_password(KEY_PATH, secret)
-        keystore.put(KEY_PATH, secret)
-        keystore.put(token_key_path(server.url), Secret(TOKEN))
-        world = Rundeck(install, iam_world, keystore, java_properties, secrets=[secret])
-        app = app_for(world, server)
-        async with app.run_test(size=(100, 40)) as pilot:
-            status = await select_billing(app, pilot)
-            entry = status.selected_entry()
-            assert entry is not None and entry.access_key_id == access_key_id
-            assert entry.secret_present is True and entry.key_storage_present is True
+    world, server = billing_alone
+    access_key_id = server.project_config("billing")["project.aws.access_key"]
+    app = app_for(world, server)
+    async with app.run_test(size=(100, 40)) as pilot:
+        status = await select_billing(app, pilot)
+        entry = status.selected_entry()
+        assert entry is not None and entry.access_key_id == access_key_id
+        assert entry.secret_present is True and entry.key_storage_present is True

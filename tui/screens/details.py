@@ -91,7 +91,10 @@ class DetailsScreen(WizardStep):
             )
             yield Label("Secret access key")
             yield SecretField(value=self.state.secret.reveal() if self.state.secret else "")
-            yield Label("Key-storage path (a Rundeck password, in the keyring)")
+            # Where the secret goes: Rundeck Key Storage when the API is used (a copy in the
+            # keyring), else the keyring only, for the admin to upload.
+            where = "Key Storage + keyring" if self.state.rundeck_link is not None else "keyring"
+            yield Label(f"Key-storage path (a password; {where})")
             yield FormInput(
                 value=self.default_key_path(),
                 validators=[KeyPathValidator(self._project)],

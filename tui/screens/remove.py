@@ -69,7 +69,7 @@ class RemoveScreen(ModalScreen[bool]):
                     notes = (
                         f"The secret at {api.key_path} stays in Rundeck Key Storage and in the "
                         "keyring unless you say so after Remove (that cannot be undone).",
-                        *notes[1:],
+                        *(note for note in notes if "--delete-key" not in note),
                     )
                 for note in notes:
                     yield Static(Text(f"⚠ {note}", style="yellow"))
@@ -86,6 +86,10 @@ class RemoveScreen(ModalScreen[bool]):
                     "Remove", id="confirm-remove", variant="error", disabled=bool(blockers)
                 )
                 yield Button("Cancel", id="cancel", variant="primary")
+
+    def on_mount(self) -> None:
+        # Cancel has the focus: Enter never removes; Tab reaches Remove.
+        self.query_one("#cancel", Button).focus()
 
     def action_scroll_removal(self, how: str) -> None:
         scroll_by(self.query_one("#removal", VerticalScroll), how)

@@ -174,7 +174,12 @@ class ScopeScreen(WizardStep):
             self.focus_pending = True
             return
         projects = self.query_one("#projects", OptionList)
-        (projects if projects.option_count else self.query_one("#project-name")).focus()
+        if not projects.option_count:
+            self.query_one("#project-name").focus()
+            return
+        if projects.highlighted is None:
+            projects.highlighted = 0  # so the first Enter picks a project, not nothing
+        projects.focus()
 
     @on(OptionList.OptionHighlighted, "#projects")
     def project_highlighted(self, event: OptionList.OptionHighlighted) -> None:

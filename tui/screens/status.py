@@ -32,7 +32,7 @@ def describe_entry(entry: EntryStatus) -> RenderableType:
     where = (
         "System · framework.properties"
         if entry.scope is Scope.SYSTEM
-        else (f"Project {entry.project}")
+        else f"Project {entry.project}" + (" · in Rundeck (API)" if entry.source == "api" else "")
     )
     head.append(where, style="bold")
     head.append(": ")
@@ -44,10 +44,11 @@ def describe_entry(entry: EntryStatus) -> RenderableType:
     details.append(Text(" · ".join(facts)))
     if entry.key_path:
         present = {True: "secret present", False: "secret MISSING", None: "secret unknown"}
+        stored = {True: " · in Key Storage", False: " · NOT in Key Storage", None: ""}
         details.append(
             Text(
                 f"{entry.key_path} · {entry.keyring_backend or 'keyring?'} · "
-                f"{present[entry.secret_present]}"
+                f"{present[entry.secret_present]}{stored[entry.key_storage_present]}"
             )
         )
     if entry.role_detected is not None and Method.ACCESS_KEY not in entry.methods:

@@ -95,6 +95,7 @@ class RundeckStandIn:
         self.proxy: str | None = None
         self.delay_seconds = 0.0
         self.storage_failure: str | None = None
+        self.on_change: Callable[[], None] | None = None  # after each successful write
         self.lock = threading.RLock()
         self._ssl_context = ssl_context
         self._stopping = threading.Event()
@@ -230,7 +231,10 @@ class RundeckStandIn:
             )
         accept = headers.get("accept") or ""
         with self.lock:
-            return self._route(method, rest, token, accept, content_type or "", body)
+            reply = self._route(method, rest, token, accept, content_type or "", body)
+            if method != "GET" and 200 <= reply.status < 300 and self.on_change is not None:
+                self.on_change()  # an observer (the demo keeps its state); no effect on the reply
+            return reply
 
     def _route(
         self, method: str, rest: str, token: StandInToken, accept: str, ctype: str, body: bytes

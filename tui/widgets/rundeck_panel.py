@@ -21,11 +21,21 @@ from tui.widgets.form_input import FormInput
 
 if TYPE_CHECKING:
     from tui.app import WizardApp
+    from tui.core.rundeck_api import RundeckUrl
     from tui.core.rundeck_link import Connection
     from tui.core.secret import Secret
 
 OFFLINE_CHOSEN = "Offline was chosen: Rundeck's API is not used; files and lines to paste."
 TOKEN_FIELD = "rundeck-token"
+
+
+def url_line(url: RundeckUrl) -> Text:
+    """The URL, then where it was found: a file's path starts a line of its own, so a long
+    one wraps at the screen's edge, not in the middle of the sentence."""
+    line = Text.assemble(("Rundeck: ", "bold"), url.url)
+    if url.found_in is None:
+        return line.append(f" ({url.origin_phrase})")
+    return line.append(f", {url.origin_phrase} in\n").append(url.found_in, style="dim")
 
 
 class RundeckPanel(Vertical):
@@ -43,7 +53,7 @@ class RundeckPanel(Vertical):
 
         connection: Connection | None
         error: str | None
-        url_text: str | None
+        url: RundeckUrl | None
         needs_token: bool = False
         projects: tuple[str, ...] | None = None
 
@@ -87,31 +97,29 @@ class RundeckPanel(Vertical):
 
         services = self.wizard.services
         assert services.rundeck is not None
-        url_text = None
+        url = None
         try:
             if services.rundeck_url is not None:
-                url_text = services.rundeck_url(services.rdeck_base).describe()
+                url = services.rundeck_url(services.rdeck_base)
             request = ConnectionRequest(token=token, rdeck_base=services.rdeck_base)
             connection = services.rundeck(request)
             projects = None
             if isinstance(connection, RundeckLink):
                 projects = tuple(p.name for p in connection.client.list_projects())
-            answer = self.Checked(connection, None, url_text, projects=projects)
+            answer = self.Checked(connection, None, url, projects=projects)
         except UsageProblem:
             # Rundeck answers, and there is no token for it yet: ask for one.
-            answer = self.Checked(None, None, url_text, needs_token=True)
+            answer = self.Checked(None, None, url, needs_token=True)
         except ToolError as error:
-            answer = self.Checked(None, str(error), url_text)
+            answer = self.Checked(None, str(error), url)
         if not get_current_worker().is_cancelled:
             self.post_message(answer)
 
     @on(Checked)
     def checked(self, message: Checked) -> None:
         state = self.wizard.state
-        if message.url_text is not None:
-            self.query_one("#rundeck-url", Static).update(
-                Text.assemble(("Rundeck: ", "bold"), message.url_text)
-            )
+        if message.url is not None:
+            self.query_one("#rundeck-url", Static).update(url_line(message.url))
         if message.connection is not None:
             state.rundeck = message.connection
             state.rundeck_projects = message.projects
@@ -128,9 +136,7 @@ class RundeckPanel(Vertical):
         status = self.query_one("#rundeck-status", Static)
         if isinstance(connection, RundeckLink):
             info = connection.info
-            self.query_one("#rundeck-url", Static).update(
-                Text.assemble(("Rundeck: ", "bold"), connection.url.describe())
-            )
+            self.query_one("#rundeck-url", Static).update(url_line(connection.url))
             source = "from the keyring" if connection.token_source == "keyring" else "checked"
             status.update(
                 Text.assemble(

@@ -119,7 +119,7 @@ def switch_key(
             f"{target.access_key_setting}={to_id} in {target.where}",
         )
         run.save_record(record_after.updated(properties_sha256=fingerprint(after)))
-        run.step("record", StepStatus.DONE, f"recorded the switch in {target.record_file}")
+        run.step("record", StepStatus.DONE, f"recorded the switch in {target.record_file.name}")
     except (KeyStoreError, WriteError, PropertiesError, RundeckApiError) as error:
         kind = error.kind
         run.step("switch", StepStatus.FAILED, str(error))

@@ -95,31 +95,8 @@ def load_target(
         raise RotationError(str(error), ErrorKind.CONFIG) from None
     if data is None:
         raise RotationError(f"{path} does not exist.", ErrorKind.CONFIG)
-    try:
-        settings = read_aws_settings(PropertiesDocument.parse_bytes(data), scope)
-    except PropertiesError as error:
-        raise RotationError(f"{path}: {error}", ErrorKind.CONFIG) from None
-    try:
-        record = read_record(record_path(path))
-    except RecordError as error:
-        raise RotationError(str(error), ErrorKind.CONFIG) from None
-    if not settings.access_key or not settings.secret_key_path:
-        method = settings.method.title if settings.method else "no AWS access key"
-        raise RotationError(
-            f"{path} is not set up with an access key ({method}); there is no key to rotate.",
-            ErrorKind.USAGE,
-        )
-    return RotationTarget(
-        install=install,
-        scope=scope,
-        project=project if scope is Scope.PROJECT else None,
-        properties_file=path,
-        data=data,
-        access_key_id=settings.access_key,
-        key_path=settings.secret_key_path,
-        region=settings.region,
-        record=record,
-    )
+    project = project if scope is Scope.PROJECT else None
+    return _target(install, scope, project, path, data, str(path), api=None)
 
 
 def load_api_target(install: RundeckInstall, client: RundeckClient, project: str) -> RotationTarget:
@@ -130,7 +107,26 @@ def load_api_target(install: RundeckInstall, client: RundeckClient, project: str
         data = read_aws_lines(client, project)
     except (RundeckError, WriteError) as error:
         raise RotationError(str(error), error.kind) from None
-    settings = read_aws_settings(PropertiesDocument.parse_bytes(data), Scope.PROJECT)
+    where = f"Project {project}'s configuration in Rundeck"
+    return _target(install, Scope.PROJECT, project, path, data, where, api=client)
+
+
+def _target(
+    install: RundeckInstall,
+    scope: Scope,
+    project: str | None,
+    path: Path,
+    data: bytes,
+    where: str,
+    *,
+    api: RundeckClient | None,
+) -> RotationTarget:
+    """The target of the configuration ``data`` (``where``, as messages name it) and the
+    record beside ``path``; RotationError when it is not an access-key setup."""
+    try:
+        settings = read_aws_settings(PropertiesDocument.parse_bytes(data), scope)
+    except PropertiesError as error:
+        raise RotationError(f"{where}: {error}", ErrorKind.CONFIG) from None
     try:
         record = read_record(record_path(path))
     except RecordError as error:
@@ -138,13 +134,12 @@ def load_api_target(install: RundeckInstall, client: RundeckClient, project: str
     if not settings.access_key or not settings.secret_key_path:
         method = settings.method.title if settings.method else "no AWS access key"
         raise RotationError(
-            f"Project {project}'s configuration in Rundeck is not set up with an access key "
-            f"({method}); there is no key to rotate.",
+            f"{where} is not set up with an access key ({method}); there is no key to rotate.",
             ErrorKind.USAGE,
         )
     return RotationTarget(
         install=install,
-        scope=Scope.PROJECT,
+        scope=scope,
         project=project,
         properties_file=path,
         data=data,
@@ -152,5 +147,5 @@ def load_api_target(install: RundeckInstall, client: RundeckClient, project: str
         key_path=settings.secret_key_path,
         region=settings.region,
         record=record,
-        api=client,
+        api=api,
     )

@@ -55,16 +55,27 @@ class RundeckUrl:
 
     def describe(self) -> str:
         """A phrase for messages: the URL and where it was found."""
+        if self.found_in is None:
+            return f"{self.url} ({self.origin_phrase})"
+        return f"{self.url} ({self.origin_phrase} in {self.found_in})"
+
+    @property
+    def found_in(self) -> str | None:
+        """The file the URL was read from, if it was read from one."""
+        if self.source in (UrlSource.RUNDECK_CONFIG, UrlSource.FRAMEWORK):
+            return self.origin
+        return None
+
+    @property
+    def origin_phrase(self) -> str:
+        """How the URL was found, without the file: the setting's name, or the flag."""
         if self.source is UrlSource.DEFAULT:
-            return f"{self.url} (Rundeck's default, nothing configured)"
+            return "Rundeck's default, nothing configured"
         if self.source is UrlSource.EXPLICIT:
-            return f"{self.url} (from {self.origin})"
-        key = (
-            "grails.serverURL"
-            if self.source is UrlSource.RUNDECK_CONFIG
-            else "framework.server.url"
-        )
-        return f"{self.url} ({key} in {self.origin})"
+            return f"from {self.origin}"
+        if self.source is UrlSource.RUNDECK_CONFIG:
+            return "grails.serverURL"
+        return "framework.server.url"
 
 
 def normalize_base_url(text: str, *, origin: str) -> str:
