@@ -45,7 +45,8 @@ from tui.core.rotation import (
     resume_rotation,
     rotate_key,
 )
-from tui.core.steps import Step
+from tui.core.secret import Secret
+from tui.core.steps import Step, StepStatus
 from tui.core.writer import WriteError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -810,3 +811,57 @@ def test_rotation_refuses_a_record_linked_outside_the_install(
     record.symlink_to(outside)
     with pytest.raises(RotationError, match="outside the Rundeck install"):
         rundeck.target()
+
+
+class Unreachable(FailingClients):
+    """Every client points at a loopback port nothing listens on: AWS cannot be reached."""
+
+    def client(self, service: str, access_key_id: str, secret: Secret, region: str | None) -> Any:
+        return self._session.client(
+            service,
+            endpoint_url=f"http://127.0.0.1:{closed_port()}",
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret.reveal(),
+            region_name=region or REGION,
+            config=self._config,
+        )
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again when this returns
+
+
+def test_an_unreachable_aws_is_said_at_once_and_waited_for_only_as_long_as_allowed(
+    rundeck: Rundeck,
+) -> None:
+    """Headless or not, a wait is never silent: the first unanswered call is a step, and the
+    end of the bounded wait closes it; nothing was changed."""
+    old = rundeck.configured_key()
+    new, new_secret = rundeck.world.create_key()
+    rundeck.secrets.append(new_secret)
+    before = rundeck.file.read_bytes()
+    fake = FakeTime()
+    steps: list[Any] = []
+    result = manual_rotate(
+        rundeck.target(),
+        new,
+        new_secret,
+        keystore=rundeck.keystore,
+        clock=now,
+        client_factory=Unreachable(),
+        on_step=steps.append,
+        wait_seconds=12,
+        sleep=fake.sleep,
+        monotonic=fake.monotonic,
+    )
+    assert result.outcome == "refused", result
+    said = [(step.status, step.detail) for step in steps if step.name == "aws"]
+    assert said[0][0] == StepStatus.RUNNING and "trying again for up to 12 s" in said[0][1]
+    assert said[-1][0] == StepStatus.FAILED  # closed: no step is left running
+    assert sum(fake.slept) <= 12  # bounded: the waits never add up to more than allowed
+    assert rundeck.file.read_bytes() == before
+    assert rundeck.config_works() == old  # the pasted key is the admin's, left as it is

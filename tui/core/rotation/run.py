@@ -322,15 +322,29 @@ class Run:
         """Retry ``action`` while IAM has not yet spread a new key (bounded exponential backoff)."""
         deadline = self.monotonic() + self.wait_seconds
         delay = FIRST_DELAY
+        said = False  # an unreachable AWS is said at once, so a wait is never silent
         while True:
             try:
-                return self.call(what, action)
+                answer = self.call(what, action)
             except AwsError as error:
                 remaining = deadline - self.monotonic()
                 if not (error.offline or error.code in REJECTED_KEY_CODES) or remaining <= 0:
+                    if said:
+                        self.step("aws", StepStatus.FAILED, f"no answer from AWS ({what})")
                     raise
+                if error.offline and not said:
+                    said = True
+                    self.step(
+                        "aws",
+                        StepStatus.RUNNING,
+                        f"AWS did not answer ({what}); trying again for up to {remaining:.0f} s",
+                    )
                 self.sleep(min(delay, remaining))
                 delay = min(delay * 2, MAX_DELAY)
+            else:
+                if said:
+                    self.step("aws", StepStatus.DONE, f"AWS answered ({what})")
+                return answer
 
     def identify(self, access_key_id: str, secret: Secret, *, patient: bool) -> CallerIdentity:
         def ask() -> CallerIdentity:

@@ -116,7 +116,7 @@ def switch_key(
         run.step(
             "properties",
             StepStatus.DONE,
-            f"{target.access_key_setting}={to_id} in {target.where}",
+            f"{target.access_key_setting}={to_id} in {target.short_where}",
         )
         run.save_record(record_after.updated(properties_sha256=fingerprint(after)))
         run.step("record", StepStatus.DONE, f"recorded the switch in {target.record_file.name}")

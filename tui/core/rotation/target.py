@@ -53,6 +53,12 @@ class RotationTarget:
         return str(self.properties_file)
 
     @property
+    def short_where(self) -> str:
+        """As ``where``, with a file named by its name alone (a step's line is narrow; the
+        outcome gives the whole path)."""
+        return self.where if self.api is not None else self.properties_file.name
+
+    @property
     def owner_file(self) -> Path:
         """What the record, lock and backups take their owner from: the configuration file,
         or for a project in the database, the install's framework.properties."""
