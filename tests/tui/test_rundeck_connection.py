@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, OptionList, Static
 
@@ -357,3 +358,30 @@ async def test_system_scope_uploads_the_key_and_says_restart(
     assert values["aws.access_key"] == KEY_ID
     # No project's configuration was changed (a re-run only reads them, to find a setup).
     assert not any("/config" in r.path and r.method != "GET" for r in standin.requests)
+
+
+async def test_a_project_picked_in_one_burst_is_the_one_details_uses(
+    aws_env: Any, keystore: Any, standin: RundeckStandIn, make_services: Callable[..., Any]
+) -> None:
+    """One project, then Down and Enter in the same burst (a paste, a laggy link): Details
+    derives the key path from the project Enter picked, not the one highlighted before."""
+    keystore.put(token_key_path(standin.url), Secret(TOKEN))
+    app = WizardApp(with_rundeck(make_services(keystore=keystore), standin, keystore))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_scope(app, pilot)
+        await until_projects_listed(app, pilot)
+        for key in ("down", "enter", "down", "down", "enter"):  # queued at once, as a burst
+            app.post_message(events.Key(key, None))
+        await settle(app, pilot)
+        assert isinstance(app.screen, DetailsScreen)
+        assert app.state.project == "web"  # billing (highlighted on arrival), ops, web
+        path = app.screen.query_one("#key-path", Input).value
+        assert path == "keys/project/web/aws/secret-key"
+
+
+async def until_projects_listed(app: WizardApp, pilot: Pilot[Any]) -> None:
+    for _ in range(100):
+        if app.state.rundeck_projects is not None:
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the API's project list never arrived")

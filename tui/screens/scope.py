@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.widgets import Button, Input, Label, OptionList, RadioSet, Static
 
 from tui.core.model import Scope
@@ -21,21 +21,31 @@ from tui.widgets.ticks import ChoiceButton
 
 
 class ScopeChoice(RadioSet):
-    """The scope's radio set: Enter takes the highlighted choice and moves on, as on Method."""
+    """The scope's radio set: Enter takes the highlighted choice and moves on, as on Method.
+
+    ``on_chosen`` runs at once, inside the Enter, so the focus has moved before the next key
+    of a burst (Down Enter Down Down Enter, as a paste or a laggy link delivers it) is
+    handled; such keys, already queued here, then go on to the widget that has the focus.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "choose", "Choose", show=False)]
 
-    class Chosen(Message):
-        """Enter on the choice at ``index``."""
+    def __init__(self, *, on_chosen: Callable[[int], None], id: str) -> None:
+        super().__init__(id=id)
+        self.on_chosen = on_chosen
+        self.handing_on = False
 
-        def __init__(self, choice: ScopeChoice, index: int) -> None:
-            super().__init__()
-            self.choice = choice
-            self.index = index
+    def _on_focus(self, event: events.Focus) -> None:
+        self.handing_on = False
 
-        @property
-        def control(self) -> ScopeChoice:
-            return self.choice
+    async def _on_key(self, event: events.Key) -> None:
+        focused = self.app.focused
+        if self.handing_on and focused is not None and focused is not self:
+            event.stop()
+            event.prevent_default()
+            again = events.Key(event.key, event.character)
+            again.set_sender(self.app)
+            focused._forward_event(again)
 
     def action_choose(self) -> None:
         index = self._selected if self._selected is not None else self.pressed_index
@@ -43,7 +53,8 @@ class ScopeChoice(RadioSet):
             return
         if index != self.pressed_index:
             self.action_toggle_button()
-        self.post_message(self.Chosen(self, index))
+        self.handing_on = True
+        self.on_chosen(index)
 
 
 class ScopeScreen(WizardStep):
@@ -67,7 +78,7 @@ class ScopeScreen(WizardStep):
 
     def scope_widgets(self) -> ComposeResult:
         yield Static("Where should the settings go?", classes="title")
-        with ScopeChoice(id="scope"):
+        with ScopeChoice(on_chosen=self.scope_chosen, id="scope"):
             yield ChoiceButton(
                 "System: every project (framework.properties)",
                 value=self.state.scope is Scope.SYSTEM,
@@ -157,10 +168,9 @@ class ScopeScreen(WizardStep):
         if self.state.scope is Scope.PROJECT and event.radio_set.has_focus:
             self.focus_project()
 
-    @on(ScopeChoice.Chosen, "#scope")
-    def scope_chosen(self, event: ScopeChoice.Chosen) -> None:
-        """System: on to Details. One project: on to the project to pick."""
-        self.state.scope = Scope.SYSTEM if event.index == 0 else Scope.PROJECT
+    def scope_chosen(self, index: int) -> None:
+        """Enter on a scope. System: on to Details. One project: on to the project to pick."""
+        self.state.scope = Scope.SYSTEM if index == 0 else Scope.PROJECT
         self.refresh_scope()
         if self.state.scope is Scope.SYSTEM:
             self.action_next()
@@ -175,21 +185,27 @@ class ScopeScreen(WizardStep):
             return
         projects = self.query_one("#projects", OptionList)
         if not projects.option_count:
-            self.query_one("#project-name").focus()
+            self.set_focus(self.query_one("#project-name"))
             return
         if projects.highlighted is None:
             projects.highlighted = 0  # so the first Enter picks a project, not nothing
-        projects.focus()
+        self.set_focus(projects)  # at once: Widget.focus waits for the app's queue
 
     @on(OptionList.OptionHighlighted, "#projects")
     def project_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        name = str(event.option.prompt)
-        self.query_one("#project-name", Input).value = name
+        self.take_project(str(event.option.prompt))
 
     @on(OptionList.OptionSelected, "#projects")
     def project_selected(self, event: OptionList.OptionSelected) -> None:
-        self.query_one("#project-name", Input).value = str(event.option.prompt)
+        self.take_project(str(event.option.prompt))
         self.action_next()
+
+    def take_project(self, name: str) -> None:
+        """The picked name, in the state at once: the field's Changed message comes later,
+        after an Enter typed in the same burst (Down Down Enter) has already moved on."""
+        self.state.project = name
+        self.query_one("#project-name", Input).value = name
+        self.refresh_scope()
 
     @on(Input.Changed, "#project-name")
     def project_typed(self, event: Input.Changed) -> None:
