@@ -83,26 +83,30 @@ class WizardApp(App[int]):
         elif has_existing_setup(install):
             self.post_message(InstallFound(True, None))
         else:
-            link = self.connect_quietly()
+            link, _ = self.connect_quietly()  # a failure is said where it matters: Scope, Status
             self.post_message(
                 InstallFound(link is not None and rundeck_has_setup(link), None, link)
             )
 
-    def connect_quietly(self) -> RundeckLink | None:
-        """Rundeck's API, when it answers and a token is known (RD_TOKEN, the keyring): a
-        project only Rundeck's database holds is a setup too. Nothing is asked or shown."""
-        from tui.core.errors import ToolError
+    def connect_quietly(self) -> tuple[RundeckLink | None, str | None]:
+        """From a worker: Rundeck's API as the flow left it, else as the CLI finds it (the URL
+        discovered, the token of RD_TOKEN or the keyring); nothing is asked. Returns the link,
+        or why it is not there when Rundeck refused or failed (None: offline, or no token)."""
+        from tui.core.errors import ToolError, UsageProblem
         from tui.core.rundeck_link import ConnectionRequest, RundeckLink
 
-        if self.services.rundeck is None:
-            return None
-        try:
-            connection = self.services.rundeck(
-                ConnectionRequest(rdeck_base=self.services.rdeck_base)
+        connection = self.state.rundeck
+        if connection is None and self.services.rundeck is not None:
+            request = ConnectionRequest(
+                token=self.state.rundeck_token, rdeck_base=self.services.rdeck_base
             )
-        except ToolError:
-            return None  # said where it matters: the Scope step's panel
-        return connection if isinstance(connection, RundeckLink) else None
+            try:
+                connection = self.services.rundeck(request)
+            except UsageProblem:
+                return None, None  # Rundeck answers, and no token is known yet
+            except ToolError as error:
+                return None, str(error)
+        return (connection if isinstance(connection, RundeckLink) else None), None
 
     @on(InstallFound)
     def install_found(self, message: InstallFound) -> None:

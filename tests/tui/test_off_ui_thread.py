@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from textual.screen import Screen
 from textual.widgets import Button, Label, OptionList, Static
 
 import tui.core.rotation as rotation
@@ -123,22 +124,30 @@ async def test_enter_typed_ahead_on_scope_is_kept_until_the_disk_is_read(
         await until(pilot, lambda: isinstance(app.screen, DetailsScreen), "Details")
 
 
+async def open_from_status(
+    app: WizardApp, pilot: Any, held: HeldRead, key: str, screen_type: type[Screen[Any]]
+) -> None:
+    """From Status, once it has read the setup, open a rotation screen by ``key`` with the
+    setup's read held; return once that screen has started reading."""
+    await until(pilot, lambda: isinstance(app.screen, StatusScreen), "the Status screen")
+    status = app.screen
+    assert isinstance(status, StatusScreen)
+    await until(pilot, lambda: status.selected_entry() is not None, "Status to read")
+    held.armed = True
+    await pilot.press(key)
+    await until(
+        pilot,
+        lambda: isinstance(app.screen, screen_type) and held.entered.is_set(),
+        f"{screen_type.__name__} to start reading the setup",
+    )
+
+
 async def test_rotate_is_drawn_before_its_setup_is_read(
     rundeck: Rundeck, held_target: HeldRead
 ) -> None:
     app = WizardApp(services_for(rundeck))
     async with app.run_test(size=(100, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, StatusScreen), "the Status screen")
-        status = app.screen
-        assert isinstance(status, StatusScreen)
-        await until(pilot, lambda: status.selected_entry() is not None, "Status to read")
-        held_target.armed = True
-        await pilot.press("t")
-        await until(
-            pilot,
-            lambda: isinstance(app.screen, RotateScreen) and held_target.entered.is_set(),
-            "Rotate to start reading the setup",
-        )
+        await open_from_status(app, pilot, held_target, "t", RotateScreen)
         screen = rotate_screen(app)
         keep = screen.query_one("#rotate-keep", Button)
         assert keep.disabled and not screen.ready
@@ -159,17 +168,7 @@ async def test_paste_a_new_key_is_drawn_before_its_setup_is_read(
 ) -> None:
     app = WizardApp(services_for(rundeck))
     async with app.run_test(size=(100, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, StatusScreen), "the Status screen")
-        status = app.screen
-        assert isinstance(status, StatusScreen)
-        await until(pilot, lambda: status.selected_entry() is not None, "Status to read")
-        held_target.armed = True
-        await pilot.press("m")
-        await until(
-            pilot,
-            lambda: isinstance(app.screen, ManualRotateScreen) and held_target.entered.is_set(),
-            "Paste a new key to start reading the setup",
-        )
+        await open_from_status(app, pilot, held_target, "m", ManualRotateScreen)
         screen = manual_screen(app)
         assert screen.query_one("#switch", Button).disabled
         await pilot.press(*"AKIA")  # typing goes on while the setup is read

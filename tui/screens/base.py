@@ -16,6 +16,7 @@ from tui.widgets.step_indicator import StepIndicator
 
 if TYPE_CHECKING:
     from tui.core.rundeck import RundeckInstall
+    from tui.core.rundeck_link import RundeckLink
     from tui.services import Services
     from tui.state import WizardState
 
@@ -36,6 +37,8 @@ class Wizard(Protocol):
     def rundeck_install(self) -> tuple[RundeckInstall | None, str | None]: ...
 
     def use_rundeck_install(self, install: RundeckInstall) -> None: ...
+
+    def connect_quietly(self) -> tuple[RundeckLink | None, str | None]: ...
 
     def advance(self, current: Screen[object]) -> None: ...
 

@@ -23,6 +23,7 @@ from tui.widgets.long_text import reflow, scroll_by
 if TYPE_CHECKING:
     from tui.core.setup import RemovalPlan
     from tui.core.setup.api_removal import ApiRemovalPlan
+    from tui.core.setup.model import Blocker
 
 
 class RemoveScreen(ModalScreen[bool]):
@@ -51,10 +52,21 @@ class RemoveScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         plan, api, file_plan = self.plan, self.api_plan, self.file_plan
-        blockers = file_plan.blockers if file_plan is not None else ()
-        where = f"{file_plan.target}" if file_plan else ""
         if api is not None:
             where = f"project {api.project}'s configuration in Rundeck"
+            blockers: tuple[Blocker, ...] = ()
+            notes = api.aws_notes
+            if api.key_path:
+                notes = (
+                    f"The secret at {api.key_path} stays in Rundeck Key Storage and in the "
+                    "keyring unless you say so after Remove (that cannot be undone).",
+                    *notes,
+                )
+            kept = "Each key is put back if a later call fails."
+        else:
+            assert file_plan is not None
+            where, blockers, notes = str(file_plan.target), file_plan.blockers, file_plan.notes
+            kept = "A backup of the file is kept."
         with Vertical(id="dialog"):
             # The diff scrolls; the question's buttons stay in view below it.
             with VerticalScroll(id="removal"):
@@ -64,22 +76,10 @@ class RemoveScreen(ModalScreen[bool]):
                 yield diff
                 if api is None and plan.key_path:
                     yield Static(f"and delete the secret at {plan.key_path} from the keyring")
-                notes = plan.notes
-                if api is not None and api.key_path:
-                    notes = (
-                        f"The secret at {api.key_path} stays in Rundeck Key Storage and in the "
-                        "keyring unless you say so after Remove (that cannot be undone).",
-                        *(note for note in notes if "--delete-key" not in note),
-                    )
                 for note in notes:
                     yield Static(Text(f"⚠ {note}", style="yellow"))
                 for blocker in blockers:
                     yield Static(Text(f"✗ {blocker.message}", style="bold red"))
-                kept = (
-                    "Each key is put back if a later call fails."
-                    if api
-                    else ("A backup of the file is kept.")
-                )
                 yield Static("" if blockers else kept, id="remove-result")
             with Horizontal(classes="buttons"):
                 yield Button(
@@ -138,8 +138,11 @@ class RemoveScreen(ModalScreen[bool]):
             file_plan = self.file_plan
             keystore = app.services.keystore() if file_plan.key_path else None
             result = apply_removal(file_plan, keystore=keystore, clock=app.services.clock)
-        else:
-            return  # an API plan whose connection went away: nothing is removed
+        else:  # an API plan, and the connection it was planned through is gone
+            from tui.core.setup import ApplyResult
+
+            result = ApplyResult(ok=False, error="Rundeck's API is no longer connected.")
+            result.summary = "Nothing was removed."
         self.post_message(RemovalFinished(result))
 
     @on(RemovalFinished)

@@ -15,7 +15,7 @@ from tui.core.model import Scope
 from tui.core.rundeck import RundeckError, RundeckInstall, validate_project_name
 from tui.messages import InstallProjectsRead
 from tui.screens.base import WizardStep
-from tui.widgets.form_input import FormInput
+from tui.widgets.form_input import FormInput, hand_on
 from tui.widgets.rundeck_panel import RundeckPanel
 from tui.widgets.ticks import ChoiceButton
 
@@ -41,11 +41,7 @@ class ScopeChoice(RadioSet):
     async def _on_key(self, event: events.Key) -> None:
         focused = self.app.focused
         if self.handing_on and focused is not None and focused is not self:
-            event.stop()
-            event.prevent_default()
-            again = events.Key(event.key, event.character)
-            again.set_sender(self.app)
-            focused._forward_event(again)
+            hand_on(event, focused)
 
     def action_choose(self) -> None:
         index = self._selected if self._selected is not None else self.pressed_index

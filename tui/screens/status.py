@@ -164,28 +164,16 @@ class StatusScreen(WizardStep):
 
     def read_through_rundeck(self, status: InstallStatus, *, with_aws: bool) -> RundeckLink | None:
         """From the worker: what Rundeck's API holds for the projects it serves, as `status`
-        shows it headless. Connected as the flow left it, else as the CLI would (the URL
-        found, the token of RD_TOKEN or the keyring); without a token, the disk's view."""
-        from tui.core.errors import ToolError, UsageProblem
-        from tui.core.rundeck_link import ConnectionRequest, RundeckLink
+        shows it headless; without a connection, the disk's view."""
         from tui.core.status_rundeck import add_rundeck_status, flag_unreachable
 
-        services = self.services
-        connection = self.state.rundeck
-        if connection is None and services.rundeck is not None:
-            request = ConnectionRequest(
-                token=self.state.rundeck_token, rdeck_base=services.rdeck_base
-            )
-            try:
-                connection = services.rundeck(request)
-            except UsageProblem:
-                return None  # Rundeck answers, and no token is known yet
-            except ToolError as error:
-                flag_unreachable(status, str(error))
-                return None
-        if not isinstance(connection, RundeckLink):
+        connection, problem = self.wizard.connect_quietly()
+        if problem is not None:
+            flag_unreachable(status, problem)
+        if connection is None:
             return None
         status.rundeck = connection.to_json()
+        services = self.services
         add_rundeck_status(
             status,
             connection,

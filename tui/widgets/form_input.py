@@ -22,6 +22,20 @@ from textual.widgets import Input
 SECRET_RUN = re.compile(r"[A-Za-z0-9/+]{40,}")
 
 
+def hand_on(event: events.Key | events.Paste, receiver: Widget) -> None:
+    """Send ``event``, which reached a widget after it gave the focus away, to ``receiver``
+    (the widget that has the focus now), as the app would have sent it."""
+    event.stop()
+    event.prevent_default()
+    again: events.Key | events.Paste = (
+        events.Key(event.key, event.character)
+        if isinstance(event, events.Key)
+        else events.Paste(event.text)
+    )
+    again.set_sender(receiver.app)
+    receiver._forward_event(again)
+
+
 def looks_like_secret(value: str) -> bool:
     """True when ``value`` holds a secret access key: 40 or more of [A-Za-z0-9/+] in a row,
     mixing capitals and small letters (a key-storage path such as keys/… is not one)."""
@@ -83,11 +97,7 @@ class FormInput(Input):
     async def _on_key(self, event: events.Key) -> None:
         receiver = self._receiver()
         if receiver is not None:
-            event.stop()
-            event.prevent_default()
-            again = events.Key(event.key, event.character)
-            again.set_sender(self.app)
-            receiver._forward_event(again)
+            hand_on(event, receiver)
             return
         if event.is_printable:
             return  # Input's own handler inserts it, next in the method resolution order
@@ -105,11 +115,7 @@ class FormInput(Input):
     def _on_paste(self, event: events.Paste) -> None:
         receiver = self._receiver()
         if receiver is not None:
-            event.stop()
-            event.prevent_default()
-            again = events.Paste(event.text)
-            again.set_sender(self.app)
-            receiver._forward_event(again)
+            hand_on(event, receiver)
             return
         first_line = event.text.splitlines()[0] if event.text else ""
         if "\t" not in first_line:

@@ -240,8 +240,8 @@ class Run:
         """The configuration as it is now: the file, or a database project's AWS settings."""
         target = self.target
         try:
-            if target.api is not None and target.project is not None:
-                data: bytes | None = read_aws_lines(target.api, target.project)
+            if (database := target.in_database) is not None:
+                data: bytes | None = read_aws_lines(*database)
             else:
                 data = read_existing(target.properties_file)
             if data is None:
@@ -259,8 +259,8 @@ class Run:
         """Replace the configuration; returns the backup of the previous file (none for a
         project in Rundeck's database, whose keys are written one by one)."""
         target = self.target
-        if target.api is not None and target.project is not None:
-            write_aws_lines(target.api, target.project, data)
+        if (database := target.in_database) is not None:
+            write_aws_lines(*database, data)
             return None
         return atomic_write(
             target.properties_file, data, now=self.clock(), keep_backups=self.keep_backups
@@ -268,8 +268,8 @@ class Run:
 
     def restore_properties(self, data: bytes) -> None:
         target = self.target
-        if target.api is not None and target.project is not None:
-            write_aws_lines(target.api, target.project, data)
+        if (database := target.in_database) is not None:
+            write_aws_lines(*database, data)
             return
         restore_file(target.properties_file, data)
 
@@ -420,8 +420,7 @@ def locked(target: RotationTarget) -> Iterator[None]:
 
 def make_folder(folder: Path, *, owner_from: Path) -> None:
     """``folder`` and its missing parents, owned as ``owner_from`` (Rundeck's user)."""
-    missing = [folder, *folder.parents]
-    missing = [path for path in missing if not path.exists()]
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
         info = owner_from.stat()

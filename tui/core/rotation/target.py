@@ -46,6 +46,13 @@ class RotationTarget:
     api: RundeckClient | None = None
 
     @property
+    def in_database(self) -> tuple[RundeckClient, str] | None:
+        """The API and the project, when the configuration is in Rundeck's database."""
+        if self.api is not None and self.project is not None:
+            return self.api, self.project
+        return None
+
+    @property
     def where(self) -> str:
         """Where the configuration is, as the messages name it."""
         if self.api is not None:

@@ -38,18 +38,24 @@ class ApiRemovalPlan:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        notes: list[str] = []
+        """Said before the removal, headless (the wizard asks about the key instead)."""
+        kept: tuple[str, ...] = ()
         if self.key_path and not self.delete_key:
-            notes.append(
+            kept = (
                 f"The secret stays in Rundeck Key Storage at {self.key_path} (pass --delete-key "
-                "to delete it; that cannot be undone)."
+                "to delete it; that cannot be undone).",
             )
-        if self.access_key_id:
-            notes.append(
-                f"The IAM access key {self.access_key_id} stays Active in AWS: deactivate or "
-                "delete it once nothing uses it."
-            )
-        return tuple(notes)
+        return kept + self.aws_notes
+
+    @property
+    def aws_notes(self) -> tuple[str, ...]:
+        """What the removal leaves in AWS."""
+        if not self.access_key_id:
+            return ()
+        return (
+            f"The IAM access key {self.access_key_id} stays Active in AWS: deactivate or "
+            "delete it once nothing uses it.",
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
