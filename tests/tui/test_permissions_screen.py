@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from textual.widgets import Input, SelectionList, Static
 
+from tests.tui.burst import burst, drain, typed
 from tests.tui.test_flows import settle
 from tui.app import WizardApp
 from tui.core.iam.catalog import find
@@ -69,6 +70,26 @@ async def test_typing_filters_and_down_moves_on_from_the_highlighted_row(
         assert app.focused is field and field.value == "s3ab"
         await pilot.press("backspace", "backspace", "down")
         assert app.focused is listed and listed.highlighted == 0
+
+
+async def test_a_filter_then_space_in_one_burst_ticks_the_first_match(
+    imds_env: Any, make_services: Callable[..., Any]
+) -> None:
+    """Typed ahead over a laggy link: Enter (or Down) from the filter, then Space, reach the
+    list before the app has handled the Enter; the Space still ticks, it does not go into the
+    filter."""
+    app = WizardApp(make_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_permissions(app, pilot)
+        field = screen.query_one("#plugin-filter", Input)
+        burst(app, *typed("node source"), "enter", "space")
+        await drain(app, pilot)
+        assert app.state.plugins == ("ec2-nodes",) and field.value == "node source"
+        field.focus()
+        await pilot.pause()
+        burst(app, "ctrl+a", "ctrl+k", *typed("s3 steps"), "down", "space")
+        await drain(app, pilot)
+        assert app.state.plugins == ("ec2-nodes", "s3") and field.value == "s3 steps"
 
 
 async def test_ticks_survive_filtering_and_the_saved_policy_is_the_cores(

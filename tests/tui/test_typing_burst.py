@@ -15,7 +15,7 @@ from tests.core.rotation_world import (  # noqa: F401 - fixtures
     iam_world_fixture,
     rundeck_fixture,
 )
-from tests.tui.burst import burst
+from tests.tui.burst import burst, drain
 from tests.tui.test_flows import KEY_ID, SECRET, settle
 from tests.tui.test_manual_rotate_screen import open_manual
 from tests.tui.test_rotate_screen import services_for
@@ -45,12 +45,6 @@ async def open_details(app: WizardApp, pilot: Pilot[Any]) -> DetailsScreen:
 
 def shown(app: WizardApp) -> str:
     return app.export_screenshot()
-
-
-async def drain(app: WizardApp, pilot: Pilot[Any]) -> None:
-    """Let every queued key be handled (the burst needs more than one turn of the loop)."""
-    for _ in range(5):
-        await pilot.pause()
 
 
 async def test_details_id_tab_secret_in_one_burst(

@@ -59,6 +59,8 @@ class PermissionsScreen(WizardStep):
         yield FormInput(
             placeholder="type to filter the plugins",
             select_on_focus=False,  # typing from the list adds to the filter, not over it
+            enter_focus="#plugins",  # moved by the field itself: a Space typed next ticks
+            down_focus="#plugins",
             id="plugin-filter",
         )
         yield TickList(id="plugins")
@@ -89,7 +91,11 @@ class PermissionsScreen(WizardStep):
         self.query_one("#verdicts").display = False
         self.show_plugins("")
         self.show_policy()
-        self.query_one("#plugin-filter", Input).focus()  # the title says: type to filter
+        field = self.query_one("#plugin-filter", Input)
+        # A watcher runs as the value changes; Input.Changed would queue behind the keys still
+        # waiting in the field, so Enter in a burst would meet the list of an older filter.
+        self.watch(field, "value", self.show_plugins, init=False)
+        field.focus()  # the title says: type to filter
 
     @property
     def method(self) -> Method:
@@ -115,29 +121,12 @@ class PermissionsScreen(WizardStep):
             ]
         )
 
-    @on(Input.Changed, "#plugin-filter")
-    def filter_changed(self, event: Input.Changed) -> None:
-        self.show_plugins(event.value)
-
-    @on(Input.Submitted, "#plugin-filter")
-    def filter_submitted(self) -> None:
-        self.enter_list()
-
-    def enter_list(self) -> None:
-        """Into the list, its first match highlighted where it shows: Down moves on from it."""
-        selections = self.query_one("#plugins", SelectionList)
-        if selections.option_count and selections.highlighted is None:
-            selections.highlighted = 0
-        self.set_focus(selections)
-
     def on_key(self, event: events.Key) -> None:
-        """Down from the filter goes into the list; typing in the list goes to the filter."""
+        """Typing in the list goes to the filter (Enter and Down from the filter go into the
+        list: the field moves the focus itself, and the list highlights its first match)."""
         selections = self.query_one("#plugins", SelectionList)
         field = self.query_one("#plugin-filter", Input)
-        if event.key == "down" and self.focused is field:
-            event.stop()
-            self.enter_list()
-        elif self.focused is selections and event.is_printable and event.key != "space":
+        if self.focused is selections and event.is_printable and event.key != "space":
             event.stop()
             self.set_focus(field)
             assert event.character is not None

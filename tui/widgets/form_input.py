@@ -48,7 +48,8 @@ def looks_like_secret(value: str) -> bool:
 
 class FormInput(Input):
     """An Input for our forms. ``secret`` fields are masked; a plain field masks itself while
-    its value looks like a secret. ``enter_focus`` names the widget Enter moves on to."""
+    its value looks like a secret. ``enter_focus`` names the widget Enter moves on to, and
+    ``down_focus`` the one Down moves on to (a filter above its list)."""
 
     def __init__(
         self,
@@ -56,11 +57,13 @@ class FormInput(Input):
         *,
         secret: bool = False,
         enter_focus: str | None = None,
+        down_focus: str | None = None,
         **options: Any,
     ) -> None:
         # Set before Input's __init__, which sets the value and so runs watch_value.
         self.secret = secret
         self.enter_focus = enter_focus
+        self.down_focus = down_focus
         self.handing_on = False  # this field moved the focus away: what it is sent next follows
         super().__init__(value, password=secret, **options)
 
@@ -98,6 +101,11 @@ class FormInput(Input):
         receiver = self._receiver()
         if receiver is not None:
             hand_on(event, receiver)
+            return
+        if event.key == "down" and self.down_focus is not None:
+            event.stop()
+            event.prevent_default()
+            self.move_focus(self.screen.query_one(self.down_focus))
             return
         if event.is_printable:
             return  # Input's own handler inserts it, next in the method resolution order

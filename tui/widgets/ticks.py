@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.segment import Segment
+from textual import events
 from textual.content import Content
 from textual.strip import Strip
 from textual.style import Style
@@ -27,7 +28,15 @@ class ChoiceButton(RadioButton):
 
 
 class TickList(SelectionList[str]):
-    """A SelectionList whose box holds an X only when the row is ticked."""
+    """A SelectionList whose box holds an X only when the row is ticked, and whose first row is
+    highlighted when it takes the focus with none: a Space that follows at once ticks it."""
+
+    def _on_focus(self, event: events.Focus) -> None:
+        # Handled before any key sent after the focus moved (they queue behind this event),
+        # so Enter or Down from a filter, then Space in one burst, ticks the first match.
+        super()._on_focus(event)
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
