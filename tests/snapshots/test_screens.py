@@ -158,3 +158,34 @@ def test_review_api_plan(snap_compare: Any) -> None:
     from tests.scenes_rundeck import at_review_api
 
     assert snap_api(snap_compare, at_review_api)
+
+
+def test_status_read_through_the_api(snap_compare: Any, monkeypatch: Any) -> None:
+    """Status of two projects only Rundeck's database holds, opened on its own: each entry
+    says "in Rundeck (API)"; billing's key is "in Key Storage", ops-db is flagged as an
+    error: its configured path has no key in Rundeck Key Storage."""
+    from tests.scenes_rundeck import at_status_api, database_status_services
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", scenes.UNREACHABLE_AWS)
+    app = WizardApp(database_status_services())
+    assert snap_compare(app, terminal_size=SIZE, run_before=at_status_api)
+
+
+def test_remove_through_the_api(snap_compare: Any, monkeypatch: Any) -> None:
+    """Remove on billing: the AWS keys leave the project's configuration through Rundeck's
+    API (a diff of them), the note that the IAM key stays Active, and Cancel focused."""
+    from tests.scenes_rundeck import at_remove_api, database_status_services
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", scenes.UNREACHABLE_AWS)
+    app = WizardApp(database_status_services())
+    assert snap_compare(app, terminal_size=SIZE, run_before=at_remove_api)
+
+
+def test_remove_through_the_api_asks_about_key_storage(snap_compare: Any, monkeypatch: Any) -> None:
+    """Remove confirmed: a second question, whether the password at
+    keys/project/billing/aws/secret-key goes too (it cannot be restored), focus on Keep it."""
+    from tests.scenes_rundeck import at_remove_api_key_storage, database_status_services
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", scenes.UNREACHABLE_AWS)
+    app = WizardApp(database_status_services())
+    assert snap_compare(app, terminal_size=SIZE, run_before=at_remove_api_key_storage)

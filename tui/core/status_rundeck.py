@@ -7,11 +7,14 @@ from collections.abc import Callable
 
 from tui.core import aws
 from tui.core.aws import ClientFactory, mask_access_key_id
+from tui.core.errors import ToolError
 from tui.core.keystore import KeyStore
 from tui.core.model import Method, Scope
 from tui.core.rundeck import AwsSettings, read_aws_settings
 from tui.core.rundeck_api import RundeckApiError
 from tui.core.rundeck_link import RundeckLink
+from tui.core.setup.api_journal import inspect_api_journal
+from tui.core.setup.rundeck_targets import aws_keys
 from tui.core.status import (
     Clock,
     EntryStatus,
@@ -65,6 +68,7 @@ def add_rundeck_status(
         entry.access_key_id = settings.access_key
         entry.access_key_id_masked = mask_access_key_id(settings.access_key)
         entry.key_path = settings.secret_key_path
+        _flag_interrupted_apply(status, entry, name, config)
         if keystores is not None and clock is not None:
             _inspect_locally(status, entry, settings, keystores, clock, ask_aws, client_factory)
     for entry in status.entries:
@@ -95,6 +99,23 @@ def _inspect_locally(
         factory = client_factory or aws.client
         max_age = status.max_age_days
         inspect_access_key(entry, settings, keystores, factory, clock, max_age, ask_aws)
+
+
+def _flag_interrupted_apply(
+    status: InstallStatus, entry: EntryStatus, project: str, config: dict[str, str]
+) -> None:
+    try:
+        recovery = inspect_api_journal(status.install, project, aws_keys(config))
+    except ToolError as error:
+        entry.flag("interrupted-apply", str(error), "error")
+        return
+    if recovery is not None:
+        entry.flag(
+            "interrupted-apply",
+            f"{recovery.describe()} The next apply of this project does it; until then "
+            "Rundeck, Key Storage and the keyring may not match.",
+            "error",
+        )
 
 
 def rundeck_has_setup(link: RundeckLink) -> bool:

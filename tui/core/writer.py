@@ -415,3 +415,15 @@ def _same_file(descriptor: int, lock_path: Path) -> bool:
         return False
     held = os.fstat(descriptor)
     return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
+def make_folder(folder: Path, *, owner_from: Path) -> tuple[Path, ...]:
+    """``folder`` and its missing parents, owned as ``owner_from`` (Rundeck's user); the
+    folders it made, deepest first (so they can be removed again in that order)."""
+    missing = tuple(path for path in (folder, *folder.parents) if not path.exists())
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        info = owner_from.stat()
+        for path in missing:
+            os.chown(path, info.st_uid, info.st_gid)
+    return missing

@@ -7,7 +7,6 @@ All file writes of a run go through this module, so a test can make any of them 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -42,6 +41,7 @@ from tui.core.writer import (
     WriteError,
     atomic_write,
     install_lock,
+    make_folder,
     read_existing,
 )
 from tui.core.writer import restore as restore_file
@@ -416,13 +416,3 @@ def locked(target: RotationTarget) -> Iterator[None]:
             yield
     except (WriteError, OSError) as error:
         raise RotationError(str(error), ErrorKind.CONFIG) from None
-
-
-def make_folder(folder: Path, *, owner_from: Path) -> None:
-    """``folder`` and its missing parents, owned as ``owner_from`` (Rundeck's user)."""
-    missing = [path for path in (folder, *folder.parents) if not path.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        info = owner_from.stat()
-        for path in missing:
-            os.chown(path, info.st_uid, info.st_gid)

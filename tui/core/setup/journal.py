@@ -20,12 +20,14 @@ dropped → journal removed. Whatever point a kill hits, the state on disk says 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import tomli_w
 
@@ -112,22 +114,38 @@ def read_journal(path: Path) -> JournalEntry | None:
         ) from None
 
 
-class Journal:
-    """The journal of one running apply: started, advanced phase by phase, then closed."""
+class Entry(Protocol):
+    """What a journal holds: a dataclass with its phase, written as TOML."""
 
-    def __init__(self, path: Path, entry: JournalEntry) -> None:
+    @property
+    def phase(self) -> str: ...
+
+    def to_toml(self) -> str: ...
+
+
+E = TypeVar("E", bound=Entry)
+
+
+class Journal(Generic[E]):
+    """The journal of one running apply: started, advanced phase by phase, then closed. Its
+    file takes the owner of ``owner_from`` (Rundeck's user); the folders ``made`` for it go
+    with it when nothing else lives in them."""
+
+    def __init__(self, path: Path, entry: E, owner_from: Path, made: tuple[Path, ...] = ()) -> None:
         self.path = path
         self.entry = entry
+        self.owner_from = owner_from
+        self.made = made
 
     @classmethod
-    def start(cls, path: Path, entry: JournalEntry) -> Journal:
-        journal = cls(path, entry)
+    def start(cls, path: Path, entry: E, owner_from: Path, made: tuple[Path, ...] = ()) -> Self:
+        journal = cls(path, entry, owner_from, made)
         journal._write()
         failpoints.reached("apply:journal-written")
         return journal
 
     def advance(self, phase: str) -> None:
-        self.entry = JournalEntry(**{**self.entry.__dict__, "phase": phase})
+        self.entry = dataclasses.replace(self.entry, phase=phase)  # type: ignore[type-var]
         self._write()
         failpoints.reached(f"apply:phase-{phase}")
 
@@ -136,6 +154,7 @@ class Journal:
             self.path.unlink(missing_ok=True)
         except OSError as error:
             raise WriteError(f"Cannot remove the journal {self.path}: {error.strerror}.") from None
+        remove_empty(self.made)
 
     def _write(self) -> None:
         atomic_write(
@@ -143,8 +162,15 @@ class Journal:
             self.entry.to_toml().encode("utf-8"),
             backup=False,
             mode=0o600,
-            owner_from=Path(self.entry.properties_file),
+            owner_from=self.owner_from,
         )
+
+
+def remove_empty(folders: tuple[Path, ...]) -> None:
+    """Remove each of ``folders`` (deepest first) that is empty; keep any that is not."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def inspect_journal(properties_file: Path) -> Recovery | None:

@@ -25,6 +25,7 @@ from tui.core.steps import Step
 
 if TYPE_CHECKING:
     from tui.core.rundeck_link import Offline, RundeckLink
+    from tui.core.setup.api_journal import ApiJournalEntry
     from tui.core.setup.rundeck_targets import ApiConfigChange, KeyStorageAction
 
 Clock = Callable[[], datetime]
@@ -173,7 +174,12 @@ class SetupPlan:
         if self.paste is not None:
             return self.paste.save_to is not None or self.keyring_changes
         if self.api_config is not None:
-            return self.api_config.changes or self.keyring_changes or self.key_storage_changes
+            return (
+                self.api_config.changes
+                or self.keyring_changes
+                or self.key_storage_changes
+                or self.recovery is not None
+            )
         return (
             self.key_storage_changes
             or self.remove_old_secret is not None
@@ -195,6 +201,7 @@ class Recovery:
     key_path: str | None
     had_previous_secret: bool
     record_text: str | None
+    api: ApiJournalEntry | None = None  # an apply through Rundeck's API
 
     def describe(self) -> str:
         verb = "finished" if self.action is RecoveryAction.FINISH else "rolled back"

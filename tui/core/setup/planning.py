@@ -21,6 +21,7 @@ from tui.core.rundeck import (
 )
 from tui.core.rundeck_link import Offline, RundeckLink
 from tui.core.secret import Secret
+from tui.core.setup.api_journal import inspect_api_journal, settled_key_storage
 from tui.core.setup.journal import inspect_journal, previous_secret_path
 from tui.core.setup.model import (
     Blocker,
@@ -39,6 +40,7 @@ from tui.core.setup.rundeck_targets import (
     access_rule,
     plan_api_config,
     plan_key_storage,
+    read_aws_keys,
 )
 from tui.core.writer import WriteError, check_target, read_existing, unified_diff
 
@@ -188,11 +190,25 @@ def _plan_api(
     allow_insecure: bool,
     replace_key: bool,
 ) -> SetupPlan:
-    """A project whose configuration Rundeck keeps in its database, changed through its API."""
-    change = plan_api_config(link.client, answers)
+    """A project whose configuration Rundeck keeps in its database, changed through its API.
+    An apply of it that was interrupted is settled first; the plan starts from what that
+    leaves."""
+    project = answers.project or ""
+    read = read_aws_keys(link.client, project)
+    recovery = inspect_api_journal(install, project, read)
+    interrupted = recovery.api if recovery is not None else None
+    rolls_back = recovery is not None and recovery.action is RecoveryAction.ROLLBACK
+    settled = interrupted.before if rolls_back and interrupted is not None else read
+    change = replace(plan_api_config(answers, settled), read=read)
     backend = keystore.info() if keystore is not None else None
-    keyring = _plan_keyring(answers, keystore, secret, backend, allow_insecure)
-    key_storage = plan_key_storage(link.client, answers, keystore, secret)
+    keyring = _plan_keyring(answers, keystore, secret, backend, allow_insecure, recovery)
+    key_storage = plan_key_storage(
+        link.client,
+        answers,
+        keystore,
+        secret,
+        settled_key_storage(interrupted, keystore) if rolls_back else None,
+    )
     blockers: list[Blocker] = []
     if keyring is not None and keyring.problem is not None:
         blockers.append(Blocker(keyring.problem, keyring.problem_kind))
@@ -224,6 +240,7 @@ def _plan_api(
         key_storage=key_storage,
         rundeck=link,
         notes=tuple(notes),
+        recovery=recovery,
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tui.core import failpoints
 from tui.core.errors import ErrorKind
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.model import Answers, Method, Scope
@@ -67,10 +68,22 @@ class ApiConfigChange:
     before: dict[str, str]
     sets: tuple[tuple[str, str], ...]
     deletes: tuple[str, ...]
+    # As read at planning, when an interrupted apply's rollback will first bring it to before.
+    read: dict[str, str] | None = None
 
     @property
     def changes(self) -> bool:
         return bool(self.sets or self.deletes)
+
+    @property
+    def as_read(self) -> dict[str, str]:
+        return self.before if self.read is None else self.read
+
+    @property
+    def after(self) -> dict[str, str]:
+        """The AWS settings once the change is written."""
+        settings = {key: value for key, value in self.before.items() if key not in self.deletes}
+        return {**settings, **dict(self.sets)}
 
     @property
     def diff(self) -> str:
@@ -134,26 +147,33 @@ def aclpolicy(project: str, key_path: str) -> str:
     )
 
 
-def plan_api_config(client: RundeckClient, answers: Answers) -> ApiConfigChange:
-    """Read the project's configuration and compute the per-key change; nothing is written."""
-    project = answers.project or ""
+def read_aws_keys(client: RundeckClient, project: str) -> dict[str, str]:
+    """The project's AWS settings as Rundeck holds them (``GET /config``)."""
     try:
         config = client.get_config(project)
     except RundeckApiError as error:
         raise SetupError(
             f"Cannot read project {project}'s configuration: {error}", kind=error.kind
         ) from None
+    return aws_keys(config)
+
+
+def aws_keys(config: dict[str, str]) -> dict[str, str]:
+    """The AWS settings of a project's configuration, every other key left out."""
+    keys = (setting_key(Scope.PROJECT, name) for name in SETTING_NAMES)
+    return {key: config[key] for key in keys if key in config}
+
+
+def plan_api_config(answers: Answers, before: dict[str, str]) -> ApiConfigChange:
+    """The per-key change from the AWS settings ``before`` (as read, or as an interrupted
+    apply's rollback will leave them) to what ``answers`` want; nothing is written."""
+    project = answers.project or ""
     wanted = desired_settings(
         answers.method,
         region=answers.region,
         access_key_id=answers.access_key_id,
         key_path=answers.key_path,
     )
-    before = {
-        setting_key(Scope.PROJECT, name): config[setting_key(Scope.PROJECT, name)]
-        for name in SETTING_NAMES
-        if setting_key(Scope.PROJECT, name) in config
-    }
     sets: list[tuple[str, str]] = []
     deletes: list[str] = []
     for name in SET_ORDER:
@@ -164,7 +184,7 @@ def plan_api_config(client: RundeckClient, answers: Answers) -> ApiConfigChange:
         key = setting_key(Scope.PROJECT, name)
         if name in wanted and wanted[name] is None and key in before:
             deletes.append(key)
-    return ApiConfigChange(project, before, tuple(sets), tuple(deletes))
+    return ApiConfigChange(project, dict(before), tuple(sets), tuple(deletes))
 
 
 def plan_key_storage(
@@ -172,8 +192,10 @@ def plan_key_storage(
     answers: Answers,
     keystore: KeyStore | None,
     secret: Secret | None,
+    settled: SettledKeyStorage | None = None,
 ) -> KeyStorageAction | None:
-    """The Key Storage part of an access-key plan; None for the role methods."""
+    """The Key Storage part of an access-key plan; None for the role methods. ``settled``
+    says what an interrupted apply's rollback will leave at a path."""
     if answers.method is not Method.ACCESS_KEY or not answers.key_path:
         return None
     path = answers.key_path
@@ -188,6 +210,9 @@ def plan_key_storage(
         except KeyStoreError:
             local = None
     exists = metadata is not None
+    if settled is not None and settled.path == path:
+        exists = exists and not settled.deleted
+        local = settled.local if settled.local_known else local
     ours = exists and local is not None
     if not exists:
         verb = KeyStorageVerb.CREATE
@@ -202,6 +227,17 @@ def plan_key_storage(
         ours=ours,
         stored_as_password=metadata.is_password if metadata is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class SettledKeyStorage:
+    """Key Storage at ``path`` once an interrupted apply is rolled back: the key it created
+    deleted, or the keyring's copy of what was there put back."""
+
+    path: str
+    deleted: bool
+    local: Secret | None = None
+    local_known: bool = False
 
 
 Report = Callable[[str, str], None]  # step name, detail of a done step
@@ -262,6 +298,7 @@ def write_api_config(
         for key, value in change.sets:
             previous = change.before.get(key)
             client.set_config_key(project, key, value)
+            failpoints.reached("apply:config-key-set")
             undo(
                 "config", f"{key} keeps the new value", _restore_key(client, project, key, previous)
             )

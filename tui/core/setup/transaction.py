@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tui.core import failpoints
 from tui.core.errors import ToolError
@@ -15,6 +16,13 @@ from tui.core.record import fingerprint
 from tui.core.redact import shown
 from tui.core.rundeck_link import RundeckLink
 from tui.core.secret import Secret
+from tui.core.setup.api_journal import (
+    CONFIG,
+    KEY_STORAGE,
+    ApiJournalEntry,
+    api_journal_path,
+    recover_api,
+)
 from tui.core.setup.journal import (
     FILE,
     KEYRING,
@@ -24,6 +32,7 @@ from tui.core.setup.journal import (
     journal_path,
     previous_secret_path,
     recover,
+    remove_empty,
 )
 from tui.core.setup.model import (
     ApplyResult,
@@ -34,9 +43,20 @@ from tui.core.setup.model import (
     SetupError,
     SetupPlan,
 )
-from tui.core.setup.rundeck_targets import upload_secret, write_api_config
+from tui.core.setup.rundeck_targets import (
+    ApiConfigChange,
+    read_aws_keys,
+    upload_secret,
+    write_api_config,
+)
 from tui.core.steps import Step, StepCallback, StepStatus
-from tui.core.writer import DEFAULT_KEEP_BACKUPS, atomic_write, install_lock, read_existing
+from tui.core.writer import (
+    DEFAULT_KEEP_BACKUPS,
+    atomic_write,
+    install_lock,
+    make_folder,
+    read_existing,
+)
 from tui.core.writer import restore as restore_file
 
 # Step name, what stays changed if the undo fails, and the undo, which says what it did.
@@ -51,7 +71,7 @@ class _Run:
         self.undo: list[Undo] = []
         self.on_step = on_step
         self.failure_cause: ToolError | None = None
-        self.journal: Journal | None = None
+        self.journal: Journal[Any] | None = None
 
     def report(self, name: str, status: StepStatus, detail: str) -> None:
         step = Step(name, status, detail)
@@ -142,7 +162,7 @@ def apply_setup(
         if plan.kind is PlanKind.PASTE:
             _apply_paste(plan, keystore, secret, allow_insecure, run)
         elif plan.kind is PlanKind.API:
-            _apply_api(plan, keystore, secret, allow_insecure, run)
+            _apply_api(plan, keystore, secret, clock, allow_insecure, run)
         else:
             _apply_file(plan, keystore, secret, clock, allow_insecure, keep_backups, run)
     except (ToolError, OSError) as error:
@@ -187,6 +207,7 @@ def _apply_file(
                 started_at=clock(),
                 pid=os.getpid(),
             ),
+            owner_from=change.target,
         )
         run.journal = journal
         previous = _store_secret(plan.keyring, keystore, secret, allow_insecure, run)
@@ -272,14 +293,72 @@ def _apply_api(
     plan: SetupPlan,
     keystore: KeyStore | None,
     secret: Secret | None,
+    clock: Clock,
     allow_insecure: bool,
     run: _Run,
 ) -> None:
-    """A project in Rundeck's database: keyring copy, Key Storage, then the config keys."""
+    """A project in Rundeck's database: keyring copy, Key Storage, then the config keys, under
+    the install lock and a journal in the project's folder (see ``api_journal``)."""
     change, link = plan.api_config, plan.rundeck
     assert change is not None and isinstance(link, RundeckLink)  # an API plan has both
+    project = change.project
+    journal_file = api_journal_path(plan.install, project)
+    owner = plan.install.framework_properties
+    made = make_folder(journal_file.parent, owner_from=owner)
+    if plan.recovery is not None and plan.recovery.api is not None:
+        made += plan.recovery.api.made  # the killed run's folders, unless this one made them
+    try:
+        with install_lock(journal_file.parent, owner_from=owner):
+            if read_aws_keys(link.client, project) != change.as_read:
+                raise _Untouched(
+                    f"Project {project}'s AWS settings in Rundeck changed since the review; "
+                    "nothing was written. Review the new change and apply again."
+                )
+            if plan.recovery is not None:
+                run.extend(recover_api(plan.recovery, link.client, keystore))
+            if change.changes or plan.keyring_changes or plan.key_storage_changes:
+                _write_through_api(
+                    plan, change, link, keystore, secret, clock, allow_insecure, made, run
+                )
+            else:
+                run.report("config", StepStatus.SKIPPED, f"project {project} is already set up")
+    finally:
+        if not journal_file.exists():  # made for the lock or a journal that is gone
+            remove_empty(made)
+
+
+def _write_through_api(
+    plan: SetupPlan,
+    change: ApiConfigChange,
+    link: RundeckLink,
+    keystore: KeyStore | None,
+    secret: Secret | None,
+    clock: Clock,
+    allow_insecure: bool,
+    made: tuple[Path, ...],
+    run: _Run,
+) -> None:
+    keyring = plan.keyring if plan.keyring_changes else None
+    journal = Journal.start(
+        api_journal_path(plan.install, change.project),
+        ApiJournalEntry.of(
+            change,
+            url=link.url.url,
+            key_storage=plan.key_storage if plan.key_storage_changes else None,
+            key_path=keyring.path if keyring is not None else None,
+            had_previous_secret=bool(keyring and keyring.replaces_existing),
+            phase=STARTED,
+            started_at=clock(),
+            made=made,
+        ),
+        owner_from=plan.install.framework_properties,
+        made=made,
+    )
+    run.journal = journal
     previous = _store_secret(plan.keyring, keystore, secret, allow_insecure, run)
+    journal.advance(KEYRING)
     _upload(plan, secret, previous, run)
+    journal.advance(KEY_STORAGE)
 
     def done(name: str, detail: str) -> None:
         run.report(name, StepStatus.DONE, detail)
@@ -291,8 +370,11 @@ def _apply_api(
         write_api_config(link.client, change, done, undo)
     else:
         run.report("config", StepStatus.SKIPPED, f"project {change.project} is already set up")
-    if plan.keyring_changes and plan.keyring is not None and keystore is not None:
-        keystore.delete(previous_secret_path(plan.keyring.path))
+    journal.advance(CONFIG)
+    if keyring is not None and keystore is not None:
+        keystore.delete(previous_secret_path(keyring.path))
+    failpoints.reached("apply:before-journal-closed")
+    journal.close()
 
 
 def _write_file(change: FileChange, clock: Clock, keep_backups: int, run: _Run) -> None:
