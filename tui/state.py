@@ -55,6 +55,7 @@ class WizardState:
     result: ApplyResult | None = None
     paste_file: str | None = None
     plugins: tuple[str, ...] = ()  # catalog ids of the Rundeck AWS plugins that will be used
+    resources: str = ""  # KIND=ARN items that narrow the policy, as typed (valid when kept)
     policy_check: PolicyCheck | None = None
     aws_changed: bool = False  # Set it up for me created or changed something in AWS
     # Rundeck's API: a verified RundeckLink, Offline (chosen, or nothing answered), or None

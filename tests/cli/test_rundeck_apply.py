@@ -195,3 +195,17 @@ def test_remove_of_a_file_setup_offline(base: Path, keyring_session: SecretServi
     run = cli("remove", "--system", "--yes", "--json", "--offline", "--rdeck-base", str(base))
     assert run.code == 0, run.output
     assert "aws.credentialProvider" not in (base / "etc" / "framework.properties").read_text()
+
+
+def test_status_says_a_role_of_a_database_project_is_not_detected_here(
+    base: Path, rundeck: RundeckStandIn, keyring_session: SecretServiceSession
+) -> None:
+    """The role check covers the projects read through the API as it does the files (the
+    detection used to run before Rundeck's projects were read, so they got none)."""
+    with RundeckClient(rundeck.url, Secret(TOKEN)) as admin:
+        admin.set_config_key("payroll", "project.aws.credentialProvider", "instance")
+    env = {**with_token(), "AWS_EC2_METADATA_DISABLED": "true"}  # no instance role here
+    run = cli("status", "--json", "--rdeck-base", str(base), env=env, hidden=(SECRET, TOKEN))
+    assert run.code == 0, run.output
+    payroll = next(e for e in json.loads(run.stdout)["entries"] if e.get("project") == "payroll")
+    assert "role-not-detected" in [problem["code"] for problem in payroll["problems"]]

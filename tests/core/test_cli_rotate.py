@@ -363,9 +363,11 @@ def test_another_users_key_needs_allow_other_user_and_leaves_the_old_key_alone(
     path = str(secret_file(tmp_path, secret))
     before = snapshot(rundeck)
 
-    refused = manual(rundeck, other, "--secret-file", path, "--yes")
+    refused = manual(rundeck, other, "--secret-file", path, "--yes", "--json")
     assert refused.code == 3
     assert "someone-else" in refused.stdout and "--allow-other-user" in refused.stdout
+    verify = [step for step in refused.json("rotate")["steps"] if step["name"] == "verify"]
+    assert [step["status"] for step in verify][-1] == "done"  # verified, then refused
     assert snapshot(rundeck) == before
     retiring = manual(
         rundeck, other, "--secret-file", path, "--yes", "--allow-other-user", "--keep-old"

@@ -169,6 +169,22 @@ def test_project_scope_rotation_changes_only_the_project_file(rundeck: Rundeck) 
     assert rundeck.file.read_bytes() == system_before
 
 
+def test_a_key_another_setup_also_uses_is_not_rotated(rundeck: Rundeck) -> None:
+    """The system key, typed again for project ops: rotating it for the system would leave
+    ops on a key that is deactivated or deleted, so nothing is asked of IAM or written."""
+    key = rundeck.configured_key()
+    set_up_access_key(
+        rundeck.install, rundeck.keystore, key, rundeck.secrets[0], scope=Scope.PROJECT,
+        project="ops",
+    )  # fmt: skip
+    system_before = rundeck.file.read_bytes()
+    result = rotate(rundeck, delete_old=True)
+    assert result.outcome != "rotated"
+    assert result.error is not None and "also the key of project ops" in result.error
+    assert rundeck.world.access_keys() == {key: "Active"}
+    assert rundeck.file.read_bytes() == system_before
+
+
 # --- the two-key limit -----------------------------------------------------------------------
 
 
@@ -612,6 +628,31 @@ def test_manual_rotation_verifies_the_pasted_key_before_using_it(rundeck: Rundec
     assert rundeck.configured_key() == new
     assert rundeck.world.access_keys() == {new: "Active", old: "Inactive"}
     assert_no_secret_in(result, rundeck)
+
+
+def test_a_pasted_key_does_not_deactivate_a_key_another_setup_uses(rundeck: Rundeck) -> None:
+    old = rundeck.configured_key()
+    set_up_access_key(
+        rundeck.install, rundeck.keystore, old, rundeck.secrets[0], scope=Scope.PROJECT,
+        project="ops",
+    )  # fmt: skip
+    new, new_secret = rundeck.world.create_key()
+    rundeck.secrets.append(new_secret)
+    fake = FakeTime()
+    refused = manual_rotate(
+        rundeck.target(), new, new_secret, keystore=rundeck.keystore, clock=now,
+        deactivate_old=True, sleep=fake.sleep, monotonic=fake.monotonic,
+    )  # fmt: skip
+    assert refused.outcome == "refused" and "also the key of project ops" in (refused.error or "")
+    assert rundeck.world.access_keys() == {old: "Active", new: "Active"}
+    switched = manual_rotate(
+        rundeck.target(), new, new_secret, keystore=rundeck.keystore, clock=now,
+        sleep=fake.sleep, monotonic=fake.monotonic,
+    )  # fmt: skip
+    assert switched.outcome == "rotated", switched  # kept active: ops still works
+    assert rundeck.java_settings()[0] == new
+    assert rundeck.world.access_keys() == {old: "Active", new: "Active"}
+    assert rundeck.world.authenticates(old, rundeck.keystore.get("keys/project/ops/aws/secret-key"))
 
 
 def test_manual_rotation_when_the_stored_secret_was_lost(rundeck: Rundeck) -> None:

@@ -17,6 +17,7 @@ from tui.app import WizardApp
 from tui.core.iam.catalog import find
 from tui.core.iam.policy import permissions_policy, trust_policy
 from tui.core.model import Method
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.permissions import PermissionsScreen
 from tui.screens.scope import ScopeScreen
 
@@ -165,3 +166,60 @@ async def test_the_access_key_user_policy_lets_the_key_rotate_itself(
         policy_text = shown(screen.query_one("#policy", Static))
         assert "iam:CreateAccessKey" in policy_text and "${aws:username}" in policy_text
         assert "Trust policy" not in policy_text
+
+
+async def test_a_bucket_narrows_the_policy_and_a_bad_one_is_said_as_typed(
+    imds_env: Any, make_services: Callable[..., Any]
+) -> None:
+    """S3 steps ticked: a resources field appears; a bucket ARN narrows s3:DeleteBucket and the
+    rest to it (as `policy --resource` does); a malformed item is said at once and narrows
+    nothing; the headless command carries the resource."""
+    bucket = "arn:aws:s3:::rundeck-files"
+    app = WizardApp(make_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_permissions(app, pilot)
+        field = screen.query_one("#resources", Input)
+        assert field.display is False  # nothing ticked: nothing to narrow
+        await tick(pilot, screen, "s3 steps")
+        assert field.display is True and "bucket=" in field.placeholder
+        field.value = "bucket"
+        await pilot.pause()
+        note = shown(screen.query_one("#resource-note", Static))
+        assert "is not KIND=ARN" in note and app.state.resources == ""
+        field.value = f"bucket={bucket}"
+        await pilot.pause()
+        assert "is not KIND=ARN" not in shown(screen.query_one("#resource-note", Static))
+        expected = permissions_policy(find(["s3"]), {"bucket": [bucket]})
+        assert json.loads(screen.policy_text() or "") == expected
+        assert expected != permissions_policy(find(["s3"]))  # it did narrow something
+        assert f"--resource bucket={bucket}" in screen.policy_command()
+
+
+async def test_saving_the_policy_writes_the_trust_policy_beside_it_and_asks_before_replacing(
+    imds_env: Any, make_services: Callable[..., Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative name is reported by its absolute path
+    (tmp_path / "role-trust.json").write_text("kept\n")
+    app = WizardApp(make_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await to_permissions(app, pilot)
+        await tick(pilot, screen, "s3 steps")
+        field = screen.query_one("#policy-file", Input)
+        field.focus()
+        await pilot.press(*"role.json", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)  # role-trust.json is there already
+        assert str(tmp_path / "role-trust.json") in str(app.screen.question)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not (tmp_path / "role.json").exists()
+        assert (tmp_path / "role-trust.json").read_text() == "kept\n"
+        await pilot.press("enter")  # the field still has the focus: ask again, and say yes
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+        assert json.loads((tmp_path / "role.json").read_text()) == permissions_policy(find(["s3"]))
+        assert json.loads((tmp_path / "role-trust.json").read_text()) == trust_policy(Method.EC2)
+        messages = [note.message for note in app._notifications]
+        assert any(str(tmp_path / "role.json") in message for message in messages), messages

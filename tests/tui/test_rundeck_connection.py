@@ -385,3 +385,26 @@ async def until_projects_listed(app: WizardApp, pilot: Pilot[Any]) -> None:
             return
         await pilot.pause(0.05)
     raise AssertionError("the API's project list never arrived")
+
+
+async def test_a_role_at_the_system_scope_does_not_claim_key_storage(
+    imds_env: Any, keystore: Any, standin: RundeckStandIn, make_services: Callable[..., Any]
+) -> None:
+    """EC2 role, system scope, Rundeck connected: Review says nothing is written to Rundeck
+    (it used to say "Key Storage through Rundeck's API" for a role, which stores no secret)."""
+    keystore.put(token_key_path(standin.url), Secret(TOKEN))
+    app = WizardApp(with_rundeck(make_services(keystore=keystore), standin, keystore))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")  # Detect → Method
+        await pilot.pause()
+        assert isinstance(app.screen, MethodScreen)
+        await pilot.press("enter")  # EC2 IAM role, detected and preselected
+        await pilot.pause()
+        for _ in range(3):  # Permissions (none), Scope (System), Details (the region)
+            await pilot.press("ctrl+n")
+            await settle(app, pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        line = shown(app, "#rundeck-line")
+        assert "nothing to write there" in line and "Key Storage" not in line, line
+        assert not shown(app, "#key-storage").strip()

@@ -28,9 +28,9 @@ def _status(options: argparse.Namespace, services: Services) -> CommandResult:
         max_age_days=options.max_age_days,
         ask_aws=not options.no_aws,
     )
-    if not options.no_aws and uses_roles(status):
-        add_detection(status, services.detect(lambda update: None))
     _add_rundeck(options, services, status)
+    if not options.no_aws and uses_roles(status):  # after the API: its projects count too
+        add_detection(status, services.detect(lambda update: None))
     if not options.json:
         print(format_status(status))
     return CommandResult(status.to_json_dict())

@@ -25,16 +25,16 @@ WHEN_TO_USE = {
 ROLE_TODO = {
     Method.EC2: (
         "Still to do in AWS (the wizard only configures Rundeck):\n"
-        " 1. IAM → Roles → Create role; trusted entity: AWS service ec2.amazonaws.com\n"
+        " 1. IAM → Roles → Create role, trusted entity ec2.amazonaws.com\n"
         " 2. Attach the permission policies for the Rundeck plugins you use\n"
-        " 3. EC2 → Instances → Actions → Security → Modify IAM role: pick the role,\n"
+        " 3. EC2 → Instances → Actions → Security → Modify IAM role: the role,\n"
         "    on this instance and on every instance of a cluster"
     ),
     Method.ECS: (
         "Still to do in AWS (the wizard only configures Rundeck):\n"
-        " 1. IAM → Roles → Create role; trusted entity: ecs-tasks.amazonaws.com\n"
+        " 1. IAM → Roles → Create role, trusted entity ecs-tasks.amazonaws.com\n"
         " 2. Attach the permission policies for the Rundeck plugins you use\n"
-        " 3. ECS → Task definitions → new revision with this role as its Task role;\n"
+        " 3. ECS → Task definitions → a new revision, this role as Task role;\n"
         "    then update the service to the new revision"
     ),
 }
@@ -56,7 +56,10 @@ class MethodScreen(WizardStep):
 
     CSS_PATH = "method.tcss"
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "choose", "Choose", show=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "choose", "Choose", show=True),
+        Binding("ctrl+n", "choose", "Next", show=True),  # as on every other step
+    ]
 
     def __init__(self) -> None:
         super().__init__()

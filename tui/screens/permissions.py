@@ -3,6 +3,7 @@ need, and whether the credentials found here already allow it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from rich.console import Group
@@ -16,7 +17,15 @@ from textual.widgets.selection_list import Selection
 from textual.worker import get_current_worker
 
 from tui.core.iam.catalog import Plugin, actions_by_plugin, plugins
-from tui.core.iam.policy import permissions_policy, to_json, trust_policy
+from tui.core.iam.policy import (
+    BadResource,
+    parse_resources,
+    permissions_policy,
+    resource_kinds_for,
+    resources_from_text,
+    to_json,
+    trust_policy,
+)
 from tui.core.model import Method
 from tui.messages import PolicyChecked
 from tui.screens.base import WizardStep
@@ -27,12 +36,19 @@ from tui.widgets.ticks import TickList
 VERDICT_LOOK = {"allowed": ("✓", "green"), "denied": ("✗", "bold red"), "unknown": ("?", "yellow")}
 
 
-def policy_for(method: Method, chosen: tuple[Plugin, ...]) -> dict[str, object] | None:
-    """The permissions policy for the method, or None when there is nothing to grant."""
+def policy_for(
+    method: Method, chosen: tuple[Plugin, ...], resources: str = ""
+) -> dict[str, object] | None:
+    """The permissions policy for the method, narrowed to ``resources`` (KIND=ARN items) when
+    they fit the plugins, or None when there is nothing to grant."""
     access_key = method is Method.ACCESS_KEY
     if not chosen and not access_key:
         return None
-    return permissions_policy(chosen, for_access_key_user=access_key)
+    try:
+        narrowed = resources_from_text(resources) if chosen else None
+        return permissions_policy(chosen, narrowed or None, for_access_key_user=access_key)
+    except BadResource:  # said beside the field; the policy stays the unnarrowed one
+        return permissions_policy(chosen, for_access_key_user=access_key)
 
 
 def policy_heading(method: Method) -> str:
@@ -64,6 +80,8 @@ class PermissionsScreen(WizardStep):
             id="plugin-filter",
         )
         yield TickList(id="plugins")
+        yield FormInput(value=self.state.resources, id="resources")
+        yield Static("", id="resource-note")
         yield Static("", id="verdicts")
         yield Static("", id="policy", classes="record")
         yield SaveRow(
@@ -72,6 +90,7 @@ class PermissionsScreen(WizardStep):
             placeholder="save the policy to… (a file name)",
             field_id="policy-file",
             copy_hint=lambda: "Or run: " + self.policy_command(),
+            companions=self.trust_policy_file,
             id="policy-row",
         )
 
@@ -95,6 +114,7 @@ class PermissionsScreen(WizardStep):
         # A watcher runs as the value changes; Input.Changed would queue behind the keys still
         # waiting in the field, so Enter in a burst would meet the list of an older filter.
         self.watch(field, "value", self.show_plugins, init=False)
+        self.watch(self.query_one("#resources", Input), "value", self.resources_typed)
         field.focus()  # the title says: type to filter
 
     @property
@@ -144,11 +164,35 @@ class PermissionsScreen(WizardStep):
         self.state.plugins = tuple(p.id for p in plugins() if p.id in ticked)
         self.state.policy_check = None
         self.query_one("#verdicts").display = False
+        self.resources_typed(self.query_one("#resources", Input).value)
+
+    def resources_typed(self, value: str) -> None:
+        """The resources field, shown while a ticked plugin acts on a kind it can narrow;
+        checked as typed, kept in the state once it is right."""
+        kinds = resource_kinds_for(self.chosen())
+        field = self.query_one("#resources", Input)
+        note = self.query_one("#resource-note", Static)
+        field.display = note.display = bool(kinds)
+        field.placeholder = "narrow to (optional): " + " ".join(
+            f"{kind.id}={kind.example}" for kind in kinds
+        )
+        problem = None
+        if kinds and value.strip():
+            try:
+                parse_resources(self.chosen(), resources_from_text(value))
+            except BadResource as error:
+                problem = str(error)
+        if problem is None:
+            self.state.resources = value.strip() if kinds else ""
+            note.update(Text("Leave it empty to allow every resource (*).", style="dim"))
+        else:
+            self.state.resources = ""  # what is kept is always usable (Set it up for me)
+            note.update(Text(f"✗ {problem}", style="bold red"))
         self.show_policy()
 
     def show_policy(self) -> None:
         panel = self.query_one("#policy", Static)
-        policy = policy_for(self.method, self.chosen())
+        policy = policy_for(self.method, self.chosen(), self.state.resources)
         if policy is None:
             panel.update(Text("Tick the plugins above to see the policy they need.", style="dim"))
             self.query_one("#policy-row").display = False
@@ -168,14 +212,22 @@ class PermissionsScreen(WizardStep):
         return JSON(text, indent=2)
 
     def policy_text(self) -> str | None:
-        policy = policy_for(self.method, self.chosen())
+        policy = policy_for(self.method, self.chosen(), self.state.resources)
         return None if policy is None else to_json(policy) + "\n"
+
+    def trust_policy_file(self, path: Path) -> list[tuple[Path, str]]:
+        """A role's trust policy, saved beside its permissions policy (NAME-trust.json)."""
+        if self.method is Method.ACCESS_KEY:
+            return []
+        beside = path.with_name(f"{path.stem}-trust{path.suffix or '.json'}")
+        return [(beside, to_json(trust_policy(self.method)) + "\n")]
 
     def policy_command(self) -> str:
         """The headless command that prints the same policy."""
         parts = ["pa-aws-setup policy"]
         if self.state.plugins:
             parts.append("--plugins " + ",".join(self.state.plugins))
+        parts += [f"--resource {item}" for item in self.state.resources.replace(",", " ").split()]
         if self.method is Method.ACCESS_KEY:
             parts.append("--access-key-user")
         return " ".join(parts)

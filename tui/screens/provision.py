@@ -366,7 +366,7 @@ class ProvisionScreen(WizardStep):
         self.make_plan(self.generation, request)
 
     def plan_request(self, region: str) -> dict[str, Any]:
-        from tui.core.iam.policy import permissions_policy, trust_policy
+        from tui.core.iam.policy import permissions_policy, resources_from_text, trust_policy
 
         def typed(selector: str) -> str | None:
             return self.query_one(selector, Input).value.strip() or None
@@ -375,7 +375,11 @@ class ProvisionScreen(WizardStep):
             "method": "ec2" if self.ec2 else "ecs",
             "role_name": typed("#role-name") or "",
             "trust_policy": dict(trust_policy(self.method)),
-            "permissions_policy": dict(permissions_policy(self.chosen_plugins())),
+            "permissions_policy": dict(
+                permissions_policy(
+                    self.chosen_plugins(), resources_from_text(self.state.resources) or None
+                )
+            ),
             "region": region,
             "replace_existing": self.replace,
             "client_factory": self.services.aws_client,

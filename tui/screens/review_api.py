@@ -23,11 +23,14 @@ def connection_line(plan: SetupPlan) -> Text:
     link = plan.rundeck
     if isinstance(link, RundeckLink):
         info = link.info
+        versions = f"(Rundeck {info.rundeck_version}, API {info.api_version}) at {link.url.url}"
+        if plan.api_config is None and plan.key_storage is None:
+            # A role at the system scope: only the file changes; Rundeck is not written to.
+            return Text.assemble(
+                ("Rundeck's API: nothing to write there ", "bold"), versions, style="dim"
+            )
         what = "Configuration" if plan.api_config is not None else "Key Storage"
-        return Text.assemble(
-            (f"{what} through Rundeck's API ", "bold"),
-            f"(Rundeck {info.rundeck_version}, API {info.api_version}) at {link.url.url}",
-        )
+        return Text.assemble((f"{what} through Rundeck's API ", "bold"), versions)
     if isinstance(link, Offline):
         return Text(f"Offline: {link.reason}", style="dim")
     return Text()

@@ -155,10 +155,11 @@ class StatusScreen(WizardStep):
                 ask_aws=with_aws,
                 client_factory=self.services.aws_client,
             )
-            if with_aws and uses_roles(status):
-                # The slow pass also asks whether each role is still found where this runs.
-                add_detection(status, self.services.detect(lambda update: None))
             link = self.read_through_rundeck(status, with_aws=with_aws)
+            if with_aws and uses_roles(status):
+                # The slow pass also asks whether each role is still found where this runs
+                # (for the projects Rundeck's API holds too, so after reading them).
+                add_detection(status, self.services.detect(lambda update: None))
         if not get_current_worker().is_cancelled:
             self.post_message(StatusReady(status, problem, with_aws, link))
 

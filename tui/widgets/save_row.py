@@ -21,6 +21,9 @@ class SaveRow(Horizontal):
     ``text`` returns None while there is nothing to save. ``what`` names the text in the
     messages ("the policy"). ``copy_hint`` follows the clipboard note, for terminals that
     do not pass OSC 52 on (a command that prints the same text, for example).
+    ``companions`` gives the files saved beside the one typed (a role's trust policy).
+    A file that exists is replaced only after a yes; the message names every file by its
+    absolute path.
     """
 
     DEFAULT_CSS = """
@@ -37,6 +40,7 @@ class SaveRow(Horizontal):
         field_id: str,
         copy: bool = True,
         copy_hint: Callable[[], str] | None = None,
+        companions: Callable[[Path], list[tuple[Path, str]]] | None = None,
         encoding: str = "utf-8",
         id: str | None = None,
     ) -> None:
@@ -47,6 +51,7 @@ class SaveRow(Horizontal):
         self.field_id = field_id
         self.copy = copy
         self.copy_hint = copy_hint
+        self.companions = companions
         self.encoding = encoding
 
     def compose(self) -> ComposeResult:
@@ -66,13 +71,32 @@ class SaveRow(Horizontal):
         if not name:
             self.notify("Type a file name first.", severity="warning")
             return
-        path = Path(name).expanduser()
-        try:
-            path.write_text(text, encoding=self.encoding)
-        except OSError as error:
-            self.notify(f"Cannot write {path}: {error.strerror}", severity="error")
+        path = Path(name).expanduser().absolute()
+        files = [(path, text), *(self.companions(path) if self.companions else [])]
+        existing = [target for target, _ in files if target.exists()]
+        if not existing:
+            self.write(files)
             return
-        self.notify(f"Saved {self.what} to {path}.")
+        from tui.screens.confirm import ConfirmScreen
+
+        names = ", ".join(str(target) for target in existing)
+        question = f"{names} already {'exists' if len(existing) == 1 else 'exist'}. Replace?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.write(files)
+
+        self.app.push_screen(ConfirmScreen(question, yes="Replace", no="Keep"), answered)
+
+    def write(self, files: list[tuple[Path, str]]) -> None:
+        for target, content in files:
+            try:
+                target.write_text(content, encoding=self.encoding)
+            except OSError as error:
+                self.notify(f"Cannot write {target}: {error.strerror}", severity="error")
+                return
+        saved = " and ".join(str(target) for target, _ in files)
+        self.notify(f"Saved {self.what} to {saved}.")
 
     @on(Button.Pressed, ".copy")
     def copy_text(self, event: Button.Pressed) -> None:

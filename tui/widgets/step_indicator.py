@@ -41,11 +41,13 @@ class StepIndicator(Static):
         if compact:
             text.append(f" {STEPS[step - 1]} ", style="bold reverse")
             return text
+        # One space between names (the current one padded in reverse): at 80 columns, beside
+        # DEMO, every step keeps the same form, ticks included (77 cells at step 7).
         for index, name in enumerate(STEPS, start=1):
             if index == step:
                 text.append(f" {name} ", style="bold reverse")
-            elif index < step:
-                text.append(f" ✓{name} ", style="dim")
             else:
-                text.append(f" {name} ", style="dim")
+                text.append(f"✓{name}" if index < step else name, style="dim")
+            if index < len(STEPS):
+                text.append(" ")
         return text

@@ -142,6 +142,18 @@ def parse_resources(
     return parsed
 
 
+def resources_from_text(text: str) -> dict[str, list[str]]:
+    """``KIND=ARN`` items apart by commas or spaces (as ``--resource`` takes them, one per
+    flag) into each kind's ARNs; BadResource for an item that names no kind."""
+    found: dict[str, list[str]] = {}
+    for item in text.replace(",", " ").split():
+        kind, sep, arn = item.partition("=")
+        if not sep or not kind or not arn:
+            raise BadResource(f"{item!r} is not KIND=ARN, e.g. bucket=arn:aws:s3:::rundeck-files.")
+        found.setdefault(kind, []).append(arn)
+    return found
+
+
 def resource_users(kind: ResourceKind) -> tuple[Plugin, ...]:
     """The catalog's plugins with an action this kind narrows."""
     narrowed = {action.lower() for action in kind.actions}

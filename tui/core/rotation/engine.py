@@ -25,7 +25,7 @@ from tui.core.rotation.run import (
     RunSettings,
 )
 from tui.core.rotation.switch import SwitchFailed, switch_to_new
-from tui.core.rotation.target import RotationTarget
+from tui.core.rotation.target import RotationTarget, other_users
 from tui.core.secret import Secret
 from tui.core.steps import StepStatus
 from tui.core.writer import WriteError
@@ -74,6 +74,15 @@ def _rotate(run: Run, delete_old: bool, confirm: ConfirmDelete | None) -> None:
         raise run.refuse(
             "An earlier rotation was interrupted; finish or roll it back first "
             "(pa-aws-setup rotate --resume finish|rollback).",
+            ErrorKind.USAGE,
+        )
+    sharing = other_users(target, run.key_storage)
+    if sharing:
+        raise run.refuse(
+            f"{old_id} is also the key of {', '.join(sharing)}: rotating it for "
+            f"{target.label} would leave {'them' if len(sharing) > 1 else 'it'} on a key that is "
+            "deactivated or deleted. Give each setup its own key first (Paste a new key, or "
+            "Reconfigure with a new access key), then rotate.",
             ErrorKind.USAGE,
         )
     run.step("identify", StepStatus.RUNNING, f"asking AWS STS who owns {old_id}")

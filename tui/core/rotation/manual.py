@@ -18,7 +18,7 @@ from tui.core.rotation.run import (
     RunSettings,
 )
 from tui.core.rotation.switch import SwitchFailed, switch_to_new
-from tui.core.rotation.target import RotationError, RotationTarget
+from tui.core.rotation.target import RotationError, RotationTarget, other_users
 from tui.core.secret import Secret
 from tui.core.steps import StepStatus
 from tui.core.validate import ValidationError, validate_access_key_id
@@ -82,6 +82,13 @@ def _manual(
         raise run.refuse(f"{target.where} changed since it was read.", ErrorKind.CONFIG)
     if run.record.rotation is not None:
         raise run.refuse("An earlier rotation was interrupted; resume it first.", ErrorKind.USAGE)
+    sharing = other_users(target, run.key_storage) if deactivate_old else []
+    if sharing:
+        raise run.refuse(
+            f"{old_id} is also the key of {', '.join(sharing)}, so it must stay active: switch "
+            "without deactivating or deleting it (or give those setups their own key first).",
+            ErrorKind.USAGE,
+        )
     result.new_access_key_id = new_id
     run.step("verify", StepStatus.RUNNING, f"asking AWS STS whether {new_id} works")
     try:
@@ -94,6 +101,12 @@ def _manual(
     old_secret = run.keyring_get(target.key_path)
     old_owner = _old_key_owner(run, old_id, old_secret)
     other_user = old_owner is not None and not _owned_by(identity, old_owner)
+    # Said done before the checks below: the new key was verified, whatever they decide.
+    run.step(
+        "verify",
+        StepStatus.DONE,
+        f"{new_id} authenticates as {identity.arn}" + _owner_note(old_owner, other_user),
+    )
     if other_user and not allow_other_user:
         raise run.refuse(
             f"The new key belongs to {identity.arn}, but the old key {old_id} to {old_owner}. "
@@ -109,11 +122,6 @@ def _manual(
             ErrorKind.USAGE,
         )
     run.iam_user = result.iam_user = identity.iam_user
-    run.step(
-        "verify",
-        StepStatus.DONE,
-        f"{new_id} authenticates as {identity.arn}" + _owner_note(old_owner, other_user),
-    )
     run.begin_changes()
     now = run.clock()
     try:

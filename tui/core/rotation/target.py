@@ -3,6 +3,7 @@ Rundeck's database (through its API), read before it starts."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +12,14 @@ from tui.core.model import Scope
 from tui.core.properties import PropertiesDocument, PropertiesError
 from tui.core.record import RecordError, RotationState, SetupRecord, read_record, record_path
 from tui.core.rotation.api_config import read_aws_lines
-from tui.core.rundeck import RundeckError, RundeckInstall, read_aws_settings, setting_key
-from tui.core.rundeck_api import RundeckClient
+from tui.core.rundeck import (
+    RundeckError,
+    RundeckInstall,
+    read_aws_settings,
+    read_scope_settings,
+    setting_key,
+)
+from tui.core.rundeck_api import RundeckApiError, RundeckClient
 from tui.core.writer import WriteError, check_target, read_existing
 
 PREVIOUS_SUFFIX = ".rotation-previous"
@@ -162,3 +169,44 @@ def _target(
         record=record,
         api=api,
     )
+
+
+def other_users(target: RotationTarget, client: RundeckClient | None) -> list[str]:
+    """The other setups Rundeck reads this access key from (the system file; each project
+    through the API when it is connected, else from its file): a rotation here would leave
+    them on a key that is deactivated or deleted."""
+    install, key_id = target.install, target.access_key_id
+    found: list[str] = []
+    if target.scope is not Scope.SYSTEM and _uses(install, Scope.SYSTEM, None, key_id):
+        found.append("the system scope")
+    others = [name for name in _project_names(install, client) if name != target.project]
+    for name in others:
+        if _project_uses(install, client, name, key_id):
+            found.append(f"project {name}")
+    return found
+
+
+def _project_names(install: RundeckInstall, client: RundeckClient | None) -> list[str]:
+    if client is not None:
+        with contextlib.suppress(RundeckApiError):
+            return [project.name for project in client.list_projects()]
+    return list(install.list_projects())
+
+
+def _project_uses(
+    install: RundeckInstall, client: RundeckClient | None, project: str, key_id: str
+) -> bool:
+    if client is None:
+        return _uses(install, Scope.PROJECT, project, key_id)
+    try:
+        config = client.get_config(project)
+    except RundeckApiError:
+        return False
+    return read_aws_settings(config, Scope.PROJECT).access_key == key_id
+
+
+def _uses(install: RundeckInstall, scope: Scope, project: str | None, key_id: str) -> bool:
+    try:
+        return read_scope_settings(install, scope, project).access_key == key_id
+    except RundeckError:
+        return False

@@ -217,8 +217,8 @@ def _plan_api(
     on_disk = install.project_properties(answers.project or "")
     if on_disk.is_file():
         warnings.append(
-            f"{on_disk} is stale: Rundeck serves project {answers.project} from its database "
-            "(since 3.4), so that file is neither read nor written."
+            f"The file {on_disk} is stale: Rundeck serves project {answers.project} from its "
+            "database (since 3.4), so that file is neither read nor written."
         )
     if answers.method is Method.ACCESS_KEY:
         warnings.append(
