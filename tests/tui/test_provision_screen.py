@@ -323,3 +323,21 @@ async def test_without_plugins_nothing_opens_and_an_access_key_has_no_role_to_se
         await pilot.pause()
         assert app.screen is access_key
         assert "Set it up" not in app.export_screenshot()
+
+
+async def test_the_resources_typed_on_permissions_narrow_the_roles_policy(
+    imds_env: Any, make_services: Callable[..., Any]
+) -> None:
+    bucket = "arn:aws:s3:::rundeck-files"
+    app = WizardApp(make_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_permissions(app, pilot)
+        permissions = app.screen
+        assert isinstance(permissions, PermissionsScreen)
+        await tick(pilot, permissions, "s3 steps")
+        permissions.query_one("#resources", Input).value = f"bucket={bucket}"
+        await pilot.pause()
+        screen = await open_provision(app, pilot, "node source")
+        request = screen.plan_request("us-east-1")
+        wanted = permissions_policy(find(["ec2-nodes", "s3"]), {"bucket": [bucket]})
+        assert request["permissions_policy"] == wanted
