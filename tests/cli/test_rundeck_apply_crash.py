@@ -184,3 +184,19 @@ def test_a_key_changed_by_someone_else_meanwhile_is_not_guessed(
     assert "changed since by something else" in again.output
     assert rundeck.project_config("billing")["project.aws.region"] == "ap-south-1"  # untouched
     assert journal_of(base).exists()
+
+
+def test_a_broken_journal_is_said_and_nothing_is_changed(
+    base: Path, rundeck: RundeckStandIn, keyring_session: SecretServiceSession
+) -> None:
+    journal = journal_of(base)
+    journal.parent.mkdir(parents=True)
+    journal.write_text("phase = [unfinished\n")
+    before = rundeck.project_config("billing")
+    run = apply_key(base, KEY_ID, SECRET, FIRST_REGION)
+    assert run.code != 0
+    assert "is an apply journal that cannot be read" in run.output
+    assert "project's AWS settings in Rundeck" in run.output
+    assert rundeck.project_config("billing") == before
+    assert rundeck.stored_meta(KEY_PATH) is None
+    assert "interrupted-apply" in interrupted_codes(base)

@@ -20,7 +20,6 @@ the old nor the new one was changed by someone else: nothing is guessed.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +31,12 @@ from tui.core.errors import ErrorKind
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.rundeck import RundeckInstall
 from tui.core.rundeck_api import RundeckApiError, RundeckClient
-from tui.core.setup.journal import KEYRING, previous_secret_path, remove_empty
+from tui.core.setup.journal import (
+    KEYRING,
+    previous_secret_path,
+    read_toml_journal,
+    remove_empty,
+)
 from tui.core.setup.model import Recovery, RecoveryAction, SetupError
 from tui.core.setup.rundeck_targets import (
     ApiConfigChange,
@@ -41,7 +45,6 @@ from tui.core.setup.rundeck_targets import (
     SettledKeyStorage,
 )
 from tui.core.steps import Step, StepStatus
-from tui.core.writer import read_existing
 
 API_JOURNAL_NAME = "aws-setup.api-journal"
 KEY_STORAGE = "key-storage"
@@ -134,34 +137,28 @@ class ApiJournalEntry:
 
 
 def read_api_journal(path: Path) -> ApiJournalEntry | None:
-    """The journal at ``path``, or None when there is none; a broken one is an error."""
-    data = read_existing(path)
-    if data is None:
-        return None
-    try:
-        parsed = tomllib.loads(data.decode("utf-8"))
-        if parsed["operation"] != "apply-api":
-            raise ValueError(parsed["operation"])
-        return ApiJournalEntry(
-            project=str(parsed["project"]),
-            url=str(parsed["url"]),
-            before={str(k): str(v) for k, v in parsed["before"].items()},
-            sets=tuple((str(k), str(v)) for k, v in parsed["set"].items()),
-            deletes=tuple(str(key) for key in parsed["delete"]),
-            key_storage_path=_optional(parsed, "key_storage_path"),
-            key_storage_verb=_optional(parsed, "key_storage_verb"),
-            key_path=_optional(parsed, "key_path"),
-            had_previous_secret=bool(parsed["had_previous_secret"]),
-            phase=str(parsed["phase"]),
-            started_at=parsed["started_at"],
-            pid=int(parsed["pid"]),
-            made=tuple(Path(str(folder)) for folder in parsed.get("made", ())),
-        )
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
-        raise SetupError(
-            f"{path} is an apply journal that cannot be read; move it away once you have "
-            "checked the project's AWS settings in Rundeck and the keyring."
-        ) from None
+    checks = "the project's AWS settings in Rundeck and the keyring"
+    return read_toml_journal(path, _api_journal_entry, checks)
+
+
+def _api_journal_entry(parsed: dict[str, Any]) -> ApiJournalEntry:
+    if parsed["operation"] != "apply-api":
+        raise ValueError(parsed["operation"])
+    return ApiJournalEntry(
+        project=str(parsed["project"]),
+        url=str(parsed["url"]),
+        before={str(k): str(v) for k, v in parsed["before"].items()},
+        sets=tuple((str(k), str(v)) for k, v in parsed["set"].items()),
+        deletes=tuple(str(key) for key in parsed["delete"]),
+        key_storage_path=_optional(parsed, "key_storage_path"),
+        key_storage_verb=_optional(parsed, "key_storage_verb"),
+        key_path=_optional(parsed, "key_path"),
+        had_previous_secret=bool(parsed["had_previous_secret"]),
+        phase=str(parsed["phase"]),
+        started_at=parsed["started_at"],
+        pid=int(parsed["pid"]),
+        made=tuple(Path(str(folder)) for folder in parsed.get("made", ())),
+    )
 
 
 def _optional(parsed: dict[str, Any], name: str) -> str | None:

@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -89,29 +90,40 @@ class JournalEntry:
         return tomli_w.dumps(data)
 
 
-def read_journal(path: Path) -> JournalEntry | None:
-    """The journal at ``path``, or None when there is none; a broken one is an error."""
+T = TypeVar("T")
+
+
+def read_toml_journal(path: Path, build: Callable[[dict[str, Any]], T], checks: str) -> T | None:
+    """The journal at ``path`` built from its TOML, or None when there is none; one that
+    cannot be read is an error that says what to check (``checks``) before moving it away."""
     data = read_existing(path)
     if data is None:
         return None
     try:
-        parsed = tomllib.loads(data.decode("utf-8"))
-        return JournalEntry(
-            properties_file=str(parsed["properties_file"]),
-            before_sha256=str(parsed["before_sha256"]),
-            after_sha256=str(parsed["after_sha256"]),
-            record_text=str(parsed["record_text"]),
-            key_path=str(parsed["key_path"]) if "key_path" in parsed else None,
-            had_previous_secret=bool(parsed["had_previous_secret"]),
-            phase=str(parsed["phase"]),
-            started_at=parsed["started_at"],
-            pid=int(parsed["pid"]),
-        )
+        return build(tomllib.loads(data.decode("utf-8")))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
         raise SetupError(
             f"{path} is an apply journal that cannot be read; move it away once you have "
-            "checked the file beside it and the keyring."
+            f"checked {checks}."
         ) from None
+
+
+def read_journal(path: Path) -> JournalEntry | None:
+    return read_toml_journal(path, _journal_entry, "the file beside it and the keyring")
+
+
+def _journal_entry(parsed: dict[str, Any]) -> JournalEntry:
+    return JournalEntry(
+        properties_file=str(parsed["properties_file"]),
+        before_sha256=str(parsed["before_sha256"]),
+        after_sha256=str(parsed["after_sha256"]),
+        record_text=str(parsed["record_text"]),
+        key_path=str(parsed["key_path"]) if "key_path" in parsed else None,
+        had_previous_secret=bool(parsed["had_previous_secret"]),
+        phase=str(parsed["phase"]),
+        started_at=parsed["started_at"],
+        pid=int(parsed["pid"]),
+    )
 
 
 class Entry(Protocol):
