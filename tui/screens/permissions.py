@@ -184,7 +184,10 @@ class PermissionsScreen(WizardStep):
                 problem = str(error)
         if problem is None:
             self.state.resources = value.strip() if kinds else ""
-            note.update(Text("Leave it empty to allow every resource (*).", style="dim"))
+            if self.state.resources:
+                note.update(Text("✓ Those actions are limited to these resources.", style="green"))
+            else:
+                note.update(Text("Leave it empty to allow every resource (*).", style="dim"))
         else:
             self.state.resources = ""  # what is kept is always usable (Set it up for me)
             note.update(Text(f"✗ {problem}", style="bold red"))
