@@ -508,6 +508,10 @@ async def at_rotation_finished(pilot: Pilot[object]) -> None:
         pilot, lambda: isinstance(pilot.app.screen, RotateScreen) and pilot.app.screen.finished
     )
     await settle(pilot)
+    body = pilot.app.screen.query_one(".body")
+    outcome = pilot.app.screen.query_one("#rotate-outcome")
+    # The outcome is laid out, then scrolled into view, a refresh or two later: wait for it.
+    await until(pilot, lambda: outcome.size.height > 0 and body.scroll_y == body.max_scroll_y)
 
 
 async def at_manual_form(pilot: Pilot[object]) -> None:

@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.screen import Screen
 
-from tui.messages import InstallFound, ProvisionFinished
+from tui.messages import InstallFound, ProvisionFinished, ReplaceAsked
 from tui.services import Services
 from tui.state import WizardState
 
@@ -176,6 +176,16 @@ class WizardApp(App[int]):
         else:
             question = "Quit? The answers so far will be lost; nothing was written yet."
         self.push_screen(ConfirmScreen(question), decided)
+
+    @on(ReplaceAsked)
+    def ask_before_replacing(self, message: ReplaceAsked) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        def decided(yes: bool | None) -> None:
+            if yes:
+                message.replace()
+
+        self.push_screen(ConfirmScreen(message.question, yes="Replace", no="Keep"), decided)
 
     @on(ProvisionFinished)
     def provision_finished(self, message: ProvisionFinished) -> None:

@@ -130,6 +130,15 @@ class QuestionAsked(Message):
 
 
 @dataclass
+class ReplaceAsked(Message):
+    """A widget would replace files that exist: the app asks, and runs ``replace`` on yes
+    (widgets push no screens; the dialog is a screen)."""
+
+    question: str
+    replace: Callable[[], None]
+
+
+@dataclass
 class RemovalFinished(Message):
     result: ApplyResult
 

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input
 
+from tui.messages import ReplaceAsked
 from tui.widgets.form_input import FormInput
 
 COPY_NOTE = "Sent to the clipboard (through the terminal, if it allows: OSC 52)."
@@ -77,16 +78,9 @@ class SaveRow(Horizontal):
         if not existing:
             self.write(files)
             return
-        from tui.screens.confirm import ConfirmScreen
-
         names = ", ".join(str(target) for target in existing)
         question = f"{names} already {'exists' if len(existing) == 1 else 'exist'}. Replace?"
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.write(files)
-
-        self.app.push_screen(ConfirmScreen(question, yes="Replace", no="Keep"), answered)
+        self.post_message(ReplaceAsked(question, lambda: self.write(files)))
 
     def write(self, files: list[tuple[Path, str]]) -> None:
         for target, content in files:
