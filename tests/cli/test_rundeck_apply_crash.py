@@ -33,7 +33,7 @@ from tui.core.keystore import KeyStore
 from tui.core.rundeck import find_install
 from tui.core.rundeck_api import RundeckClient
 from tui.core.secret import Secret
-from tui.core.setup import RecoveryAction
+from tui.core.setup import Recovery, RecoveryAction
 from tui.core.setup.api_journal import api_journal_path, inspect_api_journal, recover_api
 from tui.core.setup.rundeck_targets import aws_keys
 from tui.standins.rundeck_api import RundeckStandIn
@@ -91,6 +91,19 @@ def interrupted_codes(base: Path) -> list[str]:
     ]
 
 
+def key_b_killed_at(base: Path, rundeck: RundeckStandIn, boundary: str) -> Recovery:
+    """Key A applied, then an apply of key B killed -9 at ``boundary``: what the next run
+    will find in its journal."""
+    assert apply_key(base, KEY_ID, SECRET, FIRST_REGION).code == 0
+    killed = apply_key(base, NEW_KEY_ID, OTHER_SECRET, NEW_REGION, failpoint=boundary)
+    assert killed.code == -signal.SIGKILL, killed.output
+    recovery = inspect_api_journal(
+        find_install(base), "billing", aws_keys(rundeck.project_config("billing"))
+    )
+    assert recovery is not None
+    return recovery
+
+
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 def test_a_kill_at_each_boundary_is_settled_by_the_next_apply(
     boundary: str,
@@ -99,17 +112,10 @@ def test_a_kill_at_each_boundary_is_settled_by_the_next_apply(
     keyring_session: SecretServiceSession,
     keystore: KeyStore,
 ) -> None:
-    assert apply_key(base, KEY_ID, SECRET, FIRST_REGION).code == 0
-    killed = apply_key(base, NEW_KEY_ID, OTHER_SECRET, NEW_REGION, failpoint=boundary)
-    assert killed.code == -signal.SIGKILL, killed.output
+    recovery = key_b_killed_at(base, rundeck, boundary)
     assert journal_of(base).exists()
     assert "interrupted-apply" in interrupted_codes(base)  # status reads only
     assert journal_of(base).exists()
-
-    recovery = inspect_api_journal(
-        find_install(base), "billing", aws_keys(rundeck.project_config("billing"))
-    )
-    assert recovery is not None
     finished = BOUNDARIES.index(boundary) >= FINISHED_FROM
     assert recovery.action is (RecoveryAction.FINISH if finished else RecoveryAction.ROLLBACK)
 
@@ -137,13 +143,8 @@ def test_a_rolled_back_apply_puts_key_a_back_everywhere(
 ) -> None:
     """Settled on its own: Rundeck names key A in its old region again, and Key Storage and
     the keyring hold secret A (the keyring's copy is what put Key Storage back)."""
-    assert apply_key(base, KEY_ID, SECRET, FIRST_REGION).code == 0
-    killed = apply_key(base, NEW_KEY_ID, OTHER_SECRET, NEW_REGION, failpoint=boundary)
-    assert killed.code == -signal.SIGKILL, killed.output
-    recovery = inspect_api_journal(
-        find_install(base), "billing", aws_keys(rundeck.project_config("billing"))
-    )
-    assert recovery is not None and recovery.action is RecoveryAction.ROLLBACK
+    recovery = key_b_killed_at(base, rundeck, boundary)
+    assert recovery.action is RecoveryAction.ROLLBACK
     with RundeckClient(rundeck.url, Secret(TOKEN)) as client:
         recover_api(recovery, client, keystore)
     assert settings(rundeck) == (KEY_ID, FIRST_REGION)

@@ -27,15 +27,18 @@ from typing import Any
 
 import tomli_w
 
-from tui.core.errors import ErrorKind
 from tui.core.keystore import KeyStore, KeyStoreError
 from tui.core.rundeck import RundeckInstall
 from tui.core.rundeck_api import RundeckApiError, RundeckClient
 from tui.core.setup.journal import (
     KEYRING,
+    closing_step,
+    keyring_unsettled,
     previous_secret_path,
     read_toml_journal,
     remove_empty,
+    require_keystore,
+    roll_back_keyring,
 )
 from tui.core.setup.model import Recovery, RecoveryAction, SetupError
 from tui.core.setup.rundeck_targets import (
@@ -225,18 +228,14 @@ def recover_api(recovery: Recovery, client: RundeckClient, keystore: KeyStore | 
     """Finish or roll back the interrupted apply; each thing done is one step."""
     entry = recovery.api
     assert entry is not None  # an API recovery carries its journal
-    if entry.key_path is not None and keystore is None:
-        raise SetupError(
-            f"An interrupted apply left the keyring at {entry.key_path} to settle, and no "
-            "keyring is usable now; nothing was changed.",
-            kind=ErrorKind.KEYRING,
-        )
+    require_keystore(entry.key_path, keystore)
     steps: list[Step] = []
     try:
         if recovery.action is RecoveryAction.ROLLBACK:
             steps += _roll_back_config(client, entry)
             steps += _roll_back_key_storage(client, entry, keystore)
-            steps += _roll_back_keyring(entry, keystore)
+            if entry.key_path is not None and keystore is not None:
+                steps += roll_back_keyring(keystore, entry.key_path, entry.had_previous_secret)
         elif entry.key_path is not None and keystore is not None:
             keystore.delete(previous_secret_path(entry.key_path))
     except RundeckApiError as error:
@@ -244,14 +243,10 @@ def recover_api(recovery: Recovery, client: RundeckClient, keystore: KeyStore | 
             f"Could not settle the interrupted apply of {entry.project}: {error}", kind=error.kind
         ) from None
     except KeyStoreError as error:
-        raise SetupError(
-            f"Could not settle the interrupted apply in the keyring: {error}",
-            kind=ErrorKind.KEYRING,
-        ) from None
+        raise keyring_unsettled(error) from None
     recovery.journal_path.unlink(missing_ok=True)
     remove_empty(entry.made)  # kept while a lock file is still there: the apply removes them
-    verb = "finished" if recovery.action is RecoveryAction.FINISH else "rolled back"
-    steps.append(Step("journal", StepStatus.DONE, f"the interrupted apply was {verb}"))
+    steps.append(closing_step(recovery))
     return steps
 
 
@@ -293,19 +288,4 @@ def _roll_back_key_storage(
             "written by this tool, and a password cannot be read back"
         )
         return [Step("recover", StepStatus.FAILED, detail)]
-    return []
-
-
-def _roll_back_keyring(entry: ApiJournalEntry, keystore: KeyStore | None) -> list[Step]:
-    path = entry.key_path
-    if path is None or keystore is None:
-        return []
-    aside = previous_secret_path(path)
-    previous = keystore.get(aside)
-    if previous is not None:
-        keystore.put(path, previous, allow_insecure=True)
-        keystore.delete(aside)
-        return [Step("recover", StepStatus.ROLLED_BACK, f"put the previous secret back at {path}")]
-    if not entry.had_previous_secret and keystore.delete(path):
-        return [Step("recover", StepStatus.ROLLED_BACK, f"removed the unfinished secret at {path}")]
     return []

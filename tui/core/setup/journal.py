@@ -227,12 +227,7 @@ def recover(
     """Finish or roll back the interrupted apply; each thing done is one step."""
     steps: list[Step] = []
     key_path = recovery.key_path
-    if key_path is not None and keystore is None:
-        raise SetupError(
-            f"An interrupted apply left the keyring at {key_path} to settle, and no keyring is "
-            "usable now; nothing was changed.",
-            kind=ErrorKind.KEYRING,
-        )
+    require_keystore(key_path, keystore)
     try:
         if recovery.action is RecoveryAction.FINISH:
             if recovery.record_text is not None:
@@ -246,38 +241,50 @@ def recover(
             if key_path is not None and keystore is not None:
                 keystore.delete(previous_secret_path(key_path))
         elif key_path is not None and keystore is not None:
-            previous = keystore.get(previous_secret_path(key_path))
-            if previous is not None:
-                keystore.put(key_path, previous, allow_insecure=True)
-                keystore.delete(previous_secret_path(key_path))
-                steps.append(
-                    Step(
-                        "recover",
-                        StepStatus.ROLLED_BACK,
-                        f"put the previous secret back at {key_path}",
-                    )
-                )
-            elif not recovery.had_previous_secret:
-                keystore.delete(key_path)
-                steps.append(
-                    Step(
-                        "recover",
-                        StepStatus.ROLLED_BACK,
-                        f"removed the unfinished secret at {key_path}",
-                    )
-                )
-            else:
-                # The copy aside is made before the new secret is stored: no copy means the
-                # keyring was not touched yet.
-                steps.append(Step("recover", StepStatus.SKIPPED, f"{key_path} was not changed yet"))
+            steps += roll_back_keyring(keystore, key_path, recovery.had_previous_secret)
     except KeyStoreError as error:
-        raise SetupError(
-            f"Could not settle the interrupted apply in the keyring: {error}",
-            kind=ErrorKind.KEYRING,
-        ) from None
+        raise keyring_unsettled(error) from None
     os.unlink(recovery.journal_path)
-    steps.append(Step("journal", StepStatus.DONE, f"the interrupted apply was {_verb(recovery)}"))
+    steps.append(closing_step(recovery))
     return steps
+
+
+def require_keystore(key_path: str | None, keystore: KeyStore | None) -> None:
+    """An interrupted apply that changed the keyring is settled only with a usable one."""
+    if key_path is not None and keystore is None:
+        raise SetupError(
+            f"An interrupted apply left the keyring at {key_path} to settle, and no keyring is "
+            "usable now; nothing was changed.",
+            kind=ErrorKind.KEYRING,
+        )
+
+
+def roll_back_keyring(keystore: KeyStore, key_path: str, had_previous: bool) -> list[Step]:
+    """The keyring as before the interrupted apply: the copy aside put back, or the secret it
+    stored removed when there was none before."""
+    aside = previous_secret_path(key_path)
+    previous = keystore.get(aside)
+    if previous is not None:
+        keystore.put(key_path, previous, allow_insecure=True)
+        keystore.delete(aside)
+        detail = f"put the previous secret back at {key_path}"
+        return [Step("recover", StepStatus.ROLLED_BACK, detail)]
+    if not had_previous and keystore.delete(key_path):
+        detail = f"removed the unfinished secret at {key_path}"
+        return [Step("recover", StepStatus.ROLLED_BACK, detail)]
+    # The copy aside is made before the new secret is stored: no copy (and nothing to remove)
+    # means the keyring was not touched yet.
+    return [Step("recover", StepStatus.SKIPPED, f"{key_path} was not changed yet")]
+
+
+def keyring_unsettled(error: KeyStoreError) -> SetupError:
+    return SetupError(
+        f"Could not settle the interrupted apply in the keyring: {error}", kind=ErrorKind.KEYRING
+    )
+
+
+def closing_step(recovery: Recovery) -> Step:
+    return Step("journal", StepStatus.DONE, f"the interrupted apply was {_verb(recovery)}")
 
 
 def _verb(recovery: Recovery) -> str:
